@@ -1,0 +1,21 @@
+//! The config file: one TOML file, loaded in three phases.
+//!
+//! 1. **parse** ([`schema`], [`load()`]): the `config` crate reads the file and the
+//!    `EDGEPROOF__SECTION__KEY` environment overrides into serde structs that reject unknown
+//!    keys;
+//! 2. **validate** and 3. **compile** ([`validate`]): every field is checked, every problem
+//!    collected with its path, and the result compiled into [`Config`], the typed form the
+//!    rest of the agent sees (enums, durations, byte sizes, compiled Modbus points).
+//!
+//! `configs/example.toml` documents every key.
+
+pub mod error;
+pub mod load;
+pub mod schema;
+pub mod settings;
+pub mod uscc;
+pub mod validate;
+
+pub use error::{ConfigError, FieldError};
+pub use load::{load, load_str};
+pub use settings::*;

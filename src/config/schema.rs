@@ -1,0 +1,149 @@
+//! The config file as written: serde structs with `deny_unknown_fields`. Enum-like fields
+//! (area, type, order) and humane values (durations, sizes) are kept as written here and
+//! checked in [`super::validate`], so that one run can report every mistake with its path
+//! instead of stopping at the first.
+//!
+//! The `///` docs on these fields are the reference an integrator reads in
+//! `configs/example.toml`; keep the two in step.
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Who this gateway is.
+    pub gateway: GatewaySection,
+    /// Where data is published. Without it the agent polls and journals only.
+    #[serde(default)]
+    pub mqtt: Option<MqttSection>,
+    /// The local store-and-forward journal.
+    #[serde(default)]
+    pub journal: JournalSection,
+    /// The /metrics and /healthz endpoint.
+    #[serde(default)]
+    pub metrics: MetricsSection,
+    /// The device map.
+    #[serde(default)]
+    pub devices: Vec<DeviceSection>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySection {
+    /// Unique gateway id; part of every MQTT topic, so no `/`, `+`, `#` or spaces.
+    pub id: String,
+    /// The enterprise's 统一社会信用代码 (18 characters, check character validated).
+    pub enterprise: String,
+    /// Subsidy project / contract id.
+    pub project: String,
+    /// Where the journal and keys live. Default `/var/lib/edgeproof`.
+    pub data_dir: Option<String>,
+}
+
+/// `[mqtt]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSection {
+    /// `mqtt://host:port` or `mqtts://host:port` (TLS).
+    pub url: String,
+    /// Default: the gateway id.
+    pub client_id: Option<String>,
+    /// Broker user name.
+    pub username: Option<String>,
+    /// Broker password; prefer `password_file` or `EDGEPROOF__MQTT__PASSWORD`.
+    pub password: Option<String>,
+    /// File holding the password (trailing newline ignored).
+    pub password_file: Option<String>,
+    /// PEM CA bundle for server verification; system roots when absent.
+    pub ca_file: Option<String>,
+    /// PEM client certificate for mutual TLS.
+    pub cert_file: Option<String>,
+    /// PEM private key for mutual TLS.
+    pub key_file: Option<String>,
+    /// `v311` (default) or `v5`.
+    pub protocol: Option<String>,
+    /// Default `edgeproof/<gateway id>`.
+    pub topic_prefix: Option<String>,
+    /// Default `30s`.
+    pub keep_alive: Option<String>,
+    /// Unacknowledged QoS 1 publishes at once. Default 100.
+    pub max_inflight: Option<i64>,
+}
+
+/// `[journal]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    /// Group-commit interval. Default `200ms`.
+    pub flush_interval: Option<String>,
+    /// Size bound, e.g. `"1GiB"`. Oldest telemetry is dropped past it. Default `1GiB`.
+    pub max_bytes: Option<String>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `host:port` to serve /metrics and /healthz on; off when absent.
+    pub listen: Option<String>,
+}
+
+/// One `[[devices]]` entry. Which keys apply depends on `protocol`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSection {
+    /// Unique device name; part of the MQTT topic.
+    pub name: String,
+    /// `modbus-tcp`.
+    pub protocol: String,
+    /// `host:port` of the device.
+    pub address: Option<String>,
+    /// Modbus unit id (slave id), 0-255 over TCP. Default 1.
+    pub unit: Option<i64>,
+    /// Default poll interval for the device's points. Default `1s`.
+    pub poll: Option<String>,
+    /// Request timeout (also the connect timeout). Default `1s`.
+    pub timeout: Option<String>,
+    /// Unmapped registers a merged read may skip over. Default 8.
+    pub max_gap: Option<i64>,
+    /// Registers per read, 1-125. Default 125.
+    pub max_registers: Option<i64>,
+    /// Bits per read of coils/discrete inputs, 1-2000. Default 2000.
+    pub max_bits: Option<i64>,
+    /// The device's points.
+    #[serde(default)]
+    pub points: Vec<PointSection>,
+}
+
+/// One `[[devices.points]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointSection {
+    /// Unique within the device.
+    pub name: String,
+    /// `coil` | `discrete` | `input` | `holding`.
+    pub area: Option<String>,
+    /// 0-based protocol address.
+    pub address: Option<i64>,
+    /// `bool` `bit` `u16` `i16` `u32` `i32` `u64` `i64` `f32` `f64` `string`.
+    #[serde(rename = "type")]
+    pub dtype: Option<String>,
+    /// Byte order of 4- and 8-byte types. Default `ABCD` / `ABCDEFGH`.
+    pub order: Option<String>,
+    /// Bit number with `type = "bit"`, 0 = least significant.
+    pub bit: Option<i64>,
+    /// Registers with `type = "string"`.
+    pub length: Option<i64>,
+    /// `value = raw * scale + offset`. Default 1.
+    pub scale: Option<f64>,
+    /// Default 0.
+    pub offset: Option<f64>,
+    /// Engineering unit.
+    pub unit: Option<String>,
+    /// Poll interval override.
+    pub poll: Option<String>,
+    /// Minimum change that counts as a changed value.
+    pub deadband: Option<f64>,
+}

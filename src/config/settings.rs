@@ -1,0 +1,144 @@
+//! The compiled config: what the rest of the agent sees. Every value here has been checked;
+//! durations and sizes are real types, enums are enums.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::source::modbus::{ModbusPoint, ReadLimits};
+
+/// A validated config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `[gateway]`.
+    pub gateway: Gateway,
+    /// `[mqtt]`, if publishing is configured.
+    pub mqtt: Option<MqttConfig>,
+    /// `[journal]`.
+    pub journal: JournalConfig,
+    /// `[metrics]`.
+    pub metrics: MetricsConfig,
+    /// `[[devices]]`, in file order.
+    pub devices: Vec<Device>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gateway {
+    /// Unique gateway id.
+    pub id: String,
+    /// Validated USCC.
+    pub enterprise: String,
+    /// Project / contract id.
+    pub project: String,
+    /// Journal and key directory.
+    pub data_dir: PathBuf,
+}
+
+/// MQTT protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MqttProtocol {
+    /// MQTT 3.1.1.
+    V311,
+    /// MQTT 5.
+    V5,
+}
+
+/// `[mqtt]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MqttConfig {
+    /// Broker host name or address.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// `mqtts://`.
+    pub tls: bool,
+    /// Client id.
+    pub client_id: String,
+    /// User name.
+    pub username: Option<String>,
+    /// Password given inline or by environment.
+    pub password: Option<String>,
+    /// File holding the password, read at start.
+    pub password_file: Option<PathBuf>,
+    /// CA bundle for server verification.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (mTLS).
+    pub cert_file: Option<PathBuf>,
+    /// Client key (mTLS).
+    pub key_file: Option<PathBuf>,
+    /// Protocol version.
+    pub protocol: MqttProtocol,
+    /// Topic prefix without trailing `/`.
+    pub topic_prefix: String,
+    /// Keep-alive interval.
+    pub keep_alive: Duration,
+    /// Unacknowledged publishes at once.
+    pub max_inflight: u16,
+}
+
+/// `[journal]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalConfig {
+    /// Group-commit interval.
+    pub flush_interval: Duration,
+    /// Size bound in bytes.
+    pub max_bytes: u64,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// Where to serve /metrics and /healthz.
+    pub listen: Option<SocketAddr>,
+}
+
+/// One device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    /// Unique device name.
+    pub name: Arc<str>,
+    /// Protocol and its settings.
+    pub protocol: DeviceProtocol,
+}
+
+/// Protocol-specific device settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeviceProtocol {
+    /// `modbus-tcp`.
+    ModbusTcp(ModbusTcpDevice),
+}
+
+impl Device {
+    /// Number of points configured.
+    pub fn point_count(&self) -> usize {
+        match &self.protocol {
+            DeviceProtocol::ModbusTcp(d) => d.points.len(),
+        }
+    }
+
+    /// Config spelling of the protocol.
+    pub fn protocol_name(&self) -> &'static str {
+        match &self.protocol {
+            DeviceProtocol::ModbusTcp(_) => "modbus-tcp",
+        }
+    }
+}
+
+/// A Modbus TCP device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModbusTcpDevice {
+    /// `host:port`, resolved at each connect.
+    pub address: String,
+    /// Unit id.
+    pub unit: u8,
+    /// Default poll interval.
+    pub poll: Duration,
+    /// Connect and request timeout.
+    pub timeout: Duration,
+    /// Merge rules.
+    pub limits: ReadLimits,
+    /// Compiled points, in file order.
+    pub points: Vec<ModbusPoint>,
+}

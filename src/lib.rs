@@ -1,0 +1,18 @@
+//! edgeproof: a data-collection agent for factory gateways.
+//!
+//! It polls PLCs, meters and sensors over Modbus, keeps every reading on local disk until an
+//! MQTT broker has acknowledged it, and publishes a signed log of usage evidence. See
+//! `README.md` for the user's view and `DESIGN.md` in the project's shared notes for the
+//! data flow.
+//!
+//! Modules, in the order data flows:
+//! - [`config`]: the device map and settings, parsed, validated and compiled;
+//! - [`source`]: polling devices (Modbus TCP) into [`model::Batch`]es;
+//! - [`sim`]: built-in simulated devices for `demo` and tests;
+//! - [`model`]: the types every stage shares.
+
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod model;
+pub mod source;

@@ -1,0 +1,146 @@
+//! The words every stage shares: a [`Sample`] is one reading of one point, a [`Batch`] is
+//! what one device produced in one poll cycle. Sources produce batches, the journal stores
+//! them, the publisher encodes them.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A decoded reading, after scale and offset.
+///
+/// Integers stay integers when the point has no scale or offset, so a counter of
+/// `u64::MAX` survives the trip to JSON without losing precision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A coil, discrete input, register bit, or `bool` register.
+    Bool(bool),
+    /// A signed integer without scaling.
+    Int(i64),
+    /// An unsigned integer without scaling.
+    UInt(u64),
+    /// A float, or any integer that was scaled. Always finite: a non-finite reading is
+    /// reported as [`Quality::Bad`] instead.
+    Float(f64),
+    /// A string register block, trailing NULs and spaces trimmed.
+    Text(String),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::UInt(u) => write!(f, "{u}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Text(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// Why a point has no good value this cycle. Bounded set, so it can label metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BadReason {
+    /// The device did not answer within the configured timeout.
+    Timeout,
+    /// The device answered with a Modbus exception (the code).
+    Exception(u8),
+    /// There is no connection to the device.
+    Disconnected,
+    /// The device answered, but the answer could not be used (wrong length, garbage).
+    Malformed,
+    /// The value decoded to NaN or an infinity.
+    NotFinite,
+}
+
+impl BadReason {
+    /// A short stable name, as used in payloads (`"bad":{"oil_temp":"timeout"}`) and logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BadReason::Timeout => "timeout",
+            BadReason::Exception(1) => "exception_01_illegal_function",
+            BadReason::Exception(2) => "exception_02_illegal_address",
+            BadReason::Exception(3) => "exception_03_illegal_value",
+            BadReason::Exception(4) => "exception_04_device_failure",
+            BadReason::Exception(6) => "exception_06_busy",
+            BadReason::Exception(_) => "exception",
+            BadReason::Disconnected => "disconnected",
+            BadReason::Malformed => "malformed",
+            BadReason::NotFinite => "not_finite",
+        }
+    }
+}
+
+impl fmt::Display for BadReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a sample carries a usable value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quality {
+    /// The value was read and decoded.
+    Good,
+    /// No usable value, and why.
+    Bad(BadReason),
+}
+
+impl Quality {
+    /// True for [`Quality::Good`].
+    pub fn is_good(&self) -> bool {
+        matches!(self, Quality::Good)
+    }
+}
+
+impl fmt::Display for Quality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Quality::Good => f.write_str("good"),
+            Quality::Bad(r) => write!(f, "bad ({r})"),
+        }
+    }
+}
+
+/// One reading of one point. `value` is `None` exactly when `quality` is bad.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The point's name, unique within its device.
+    pub point: Arc<str>,
+    /// When the value was read (Unix ms, UTC).
+    pub ts_ms: u64,
+    /// The decoded value, if good.
+    pub value: Option<Value>,
+    /// Good, or bad with a reason.
+    pub quality: Quality,
+}
+
+impl Sample {
+    /// A good sample.
+    pub fn good(point: Arc<str>, ts_ms: u64, value: Value) -> Self {
+        Sample { point, ts_ms, value: Some(value), quality: Quality::Good }
+    }
+
+    /// A bad sample without a value.
+    pub fn bad(point: Arc<str>, ts_ms: u64, reason: BadReason) -> Self {
+        Sample { point, ts_ms, value: None, quality: Quality::Bad(reason) }
+    }
+}
+
+/// Everything one device produced in one poll cycle; the unit the journal stores and the
+/// publisher sends as one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// The device's name from the config.
+    pub device: Arc<str>,
+    /// The cycle's scheduled tick (Unix ms, UTC).
+    pub ts_ms: u64,
+    /// The points read this cycle.
+    pub samples: Vec<Sample>,
+}
+
+/// Current wall-clock time in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
