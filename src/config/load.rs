@@ -38,7 +38,26 @@ fn parse(path: &Path, text: &str, env: bool) -> Result<FileConfig, ConfigError> 
     }
     let parse_err = |e: config::ConfigError| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: key_first(&e.to_string()),
     };
     builder.build().map_err(parse_err)?.try_deserialize::<FileConfig>().map_err(parse_err)
+}
+
+/// The `config` crate says "`<message>` for key `devices[0]points[1]address`"; integrators
+/// read "devices[0].points[1].address: <message>", the same form validation errors take.
+fn key_first(message: &str) -> String {
+    let Some((msg, key)) = message.rsplit_once(" for key `") else {
+        return message.to_string();
+    };
+    let key = key.trim_end_matches('`');
+    let mut dotted = String::with_capacity(key.len() + 4);
+    let mut prev = None;
+    for c in key.chars() {
+        if prev == Some(']') && c != '[' && c != '.' {
+            dotted.push('.');
+        }
+        dotted.push(c);
+        prev = Some(c);
+    }
+    format!("{dotted}: {msg}")
 }

@@ -19,3 +19,6 @@ pub mod validate;
 pub use error::{ConfigError, FieldError};
 pub use load::{load, load_str};
 pub use settings::*;
+
+#[cfg(test)]
+mod tests;

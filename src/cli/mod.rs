@@ -1,0 +1,54 @@
+//! Subcommands, one file each. The exit codes are a contract, documented in `--help` and the
+//! README:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (config valid, agent stopped cleanly) |
+//! | 1 | a negative result: invalid config, a probe where no point could be read |
+//! | 2 | could not run: unreadable file, port in use, internal error |
+
+mod check;
+mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a negative result (invalid config, nothing read).
+pub const EXIT_NEGATIVE: u8 = 1;
+/// Exit code for "could not run".
+pub const EXIT_CANNOT_RUN: u8 = 2;
+
+/// edgeproof — polls PLCs, meters and sensors over Modbus, keeps every reading on disk until an
+/// MQTT broker acknowledged it, and logs signed evidence that the gateway was in use.
+#[derive(Debug, Parser)]
+#[command(name = "edgeproof", version, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 success · 1 negative result (invalid config, nothing \
+could be read) · 2 could not run (unreadable file, bad arguments, internal error).\n\
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=edgeproof=debug) for more detail.\n\
+A first look without hardware: `edgeproof demo`.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a config file: prints a summary (devices, points, planned Modbus requests per
+    /// poll cycle) or every mistake with its path, e.g.
+    /// `devices[1].points[4].order: "ABDC" is not one of ABCD, CDAB, BADC, DCBA`.
+    Check {
+        /// The config file (TOML).
+        file: PathBuf,
+    },
+}
+
+/// Parses arguments, runs the subcommand, maps the result to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    match cli.command {
+        Command::Check { file } => check::run(&file),
+    }
+}

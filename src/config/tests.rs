@@ -1,0 +1,234 @@
+//! Config tests: the annotated example parses, and every class of mistake is reported with
+//! its path.
+
+use std::path::Path;
+
+use super::*;
+use crate::source::modbus::{Area, DataType, Order};
+
+const GOOD_HEAD: &str = r#"
+[gateway]
+id = "gw-1"
+enterprise = "91440300MA5DEM0A0G"
+project = "P-1"
+"#;
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    load_str(Path::new("test.toml"), text, false)
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match load(text) {
+        Err(ConfigError::Invalid { errors, .. }) => errors.iter().map(|e| e.to_string()).collect(),
+        Err(e) => vec![e.to_string()],
+        Ok(_) => vec![],
+    }
+}
+
+#[test]
+fn annotated_example_is_valid() {
+    let text = include_str!("../../configs/example.toml");
+    let cfg = load(text).expect("configs/example.toml must be valid");
+    assert_eq!(cfg.devices.len(), 2);
+    let DeviceProtocol::ModbusTcp(press) = &cfg.devices[0].protocol;
+    assert_eq!(press.points[0].dtype, DataType::F32);
+    assert_eq!(press.points[0].order, Order::Cdab);
+    assert_eq!(press.points[2].order, Order::Cdab, "GHEFCDAB is the 8-byte CDAB");
+    assert_eq!(press.points[3].dtype, DataType::Bit(3));
+    assert_eq!(press.points[5].dtype, DataType::String(10));
+    assert_eq!(press.points[6].area, Area::Coil);
+    assert_eq!(press.points[6].dtype, DataType::Bool);
+    assert_eq!(cfg.journal.max_bytes, 1 << 30);
+    let mqtt = cfg.mqtt.expect("mqtt");
+    assert!(mqtt.tls);
+    assert_eq!(mqtt.port, 8883);
+}
+
+#[test]
+fn five_mistakes_give_five_errors_with_paths() {
+    let text = format!(
+        r#"{GOOD_HEAD}
+[[devices]]
+name = "plc"
+protocol = "modbus-tcp"
+address = "10.0.0.1:502"
+  [[devices.points]]
+  name = "a"
+  area = "holding"
+  address = 0
+  type = "float3"
+  [[devices.points]]
+  name = "b"
+  area = "holding"
+  address = 10
+  type = "f32"
+  order = "ABDC"
+  [[devices.points]]
+  name = "b"
+  area = "holding"
+  address = 20
+  type = "u16"
+  [[devices.points]]
+  name = "c"
+  area = "holding"
+  address = 70000
+  type = "u16"
+  [[devices.points]]
+  name = "d"
+  area = "holding"
+  address = 30
+  type = "string"
+"#
+    );
+    let errs = errors(&text);
+    assert_eq!(
+        errs,
+        vec![
+            r#"devices[0].points[0].type: unknown type "float3"; one of bool, bit, u16, i16, u32, i32, u64, i64, f32, f64, string"#,
+            r#"devices[0].points[1].order: "ABDC" is not one of ABCD, CDAB, BADC, DCBA"#,
+            r#"devices[0].points[2].name: "b" is already used by devices[0].points[1]"#,
+            "devices[0].points[3].address: 70000 is past 65535 (addresses are 0-based, 0..=65535)",
+            r#"devices[0].points[4].length: missing; type "string" needs its length in registers"#,
+        ]
+    );
+}
+
+#[test]
+fn each_mistake_names_its_field() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("bad uscc check char", r#"enterprise = "91440300MA5DEM0A0H""#, "gateway.enterprise"),
+        (
+            "order on a type without one",
+            r#"type = "u16"
+  order = "CDAB""#,
+            "devices[0].points[0].order",
+        ),
+        ("bit without a bit number", r#"type = "bit""#, "devices[0].points[0].bit"),
+        (
+            "bit out of range",
+            r#"type = "bit"
+  bit = 16"#,
+            "devices[0].points[0].bit",
+        ),
+        (
+            "4-byte order on an 8-byte type",
+            r#"type = "f64"
+  order = "CDAB""#,
+            "devices[0].points[0].order",
+        ),
+        (
+            "scale on a string",
+            r#"type = "string"
+  length = 2
+  scale = 2.0"#,
+            "devices[0].points[0].scale",
+        ),
+        (
+            "bad duration",
+            r#"type = "u16"
+  poll = "fast""#,
+            "devices[0].points[0].poll",
+        ),
+    ];
+    for (case, snippet, path) in cases {
+        let (gw, point) = if snippet.starts_with("enterprise") {
+            (GOOD_HEAD.replace(r#"enterprise = "91440300MA5DEM0A0G""#, snippet), r#"type = "u16""#)
+        } else {
+            (GOOD_HEAD.to_string(), *snippet)
+        };
+        let text = format!(
+            "{gw}\n[[devices]]\nname = \"plc\"\nprotocol = \"modbus-tcp\"\naddress = \"h:502\"\n  [[devices.points]]\n  name = \"p\"\n  area = \"holding\"\n  address = 0\n  {point}\n"
+        );
+        let errs = errors(&text);
+        assert!(
+            errs.len() == 1 && errs[0].starts_with(&format!("{path}:")),
+            "{case}: expected one error at {path}, got {errs:#?}"
+        );
+    }
+}
+
+#[test]
+fn overlapping_points_of_different_types_are_rejected_but_status_bits_are_not() {
+    let text = format!(
+        r#"{GOOD_HEAD}
+[[devices]]
+name = "plc"
+protocol = "modbus-tcp"
+address = "h:502"
+  [[devices.points]]
+  name = "word"
+  area = "holding"
+  address = 0
+  type = "u16"
+  [[devices.points]]
+  name = "bit0"
+  area = "holding"
+  address = 0
+  type = "bit"
+  bit = 0
+  [[devices.points]]
+  name = "float"
+  area = "holding"
+  address = 10
+  type = "f32"
+  [[devices.points]]
+  name = "int"
+  area = "holding"
+  address = 11
+  type = "u32"
+  [[devices.points]]
+  name = "other_area"
+  area = "input"
+  address = 10
+  type = "u32"
+"#
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].starts_with("devices[0].points[3]: \"int\" (u32 at holding 11) overlaps \"float\""),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_name() {
+    let text = format!("{GOOD_HEAD}\ncolour = \"red\"\n");
+    let err = load(&text).unwrap_err().to_string();
+    assert!(err.contains("colour"), "{err}");
+    let text = format!(
+        "{GOOD_HEAD}\n[[devices]]\nname = \"d\"\nprotocol = \"modbus-tcp\"\naddress = \"h:1\"\n  [[devices.points]]\n  name = \"p\"\n  area = \"coil\"\n  address = 0\n  scael = 2.0\n"
+    );
+    let err = load(&text).unwrap_err().to_string();
+    assert!(err.contains("scael"), "{err}");
+}
+
+#[test]
+fn duplicate_device_names_and_unsafe_names() {
+    let text = format!(
+        "{GOOD_HEAD}\n[[devices]]\nname = \"a/b\"\nprotocol = \"modbus-tcp\"\naddress = \"h:1\"\n[[devices]]\nname = \"a/b\"\nprotocol = \"modbus-tcp\"\naddress = \"h:1\"\n"
+    );
+    let errs = errors(&text);
+    assert!(
+        errs.iter().any(|e| e.starts_with("devices[0].name: \"a/b\" contains '/'")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("devices[1].name: \"a/b\" is already used by devices[0]")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn parse_errors_name_the_key_with_a_dotted_path() {
+    let text = format!(
+        "{GOOD_HEAD}\n[[devices]]\nname = \"d\"\nprotocol = \"modbus-tcp\"\naddress = \"h:1\"\n  [[devices.points]]\n  name = \"p\"\n  area = \"coil\"\n  address = \"zero\"\n"
+    );
+    let err = load(&text).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "test.toml: devices[0].points[0].address: invalid type: string \"zero\", expected an integer"
+    );
+}
