@@ -15,4 +15,5 @@
 
 pub mod config;
 pub mod model;
+pub mod sim;
 pub mod source;

@@ -1,0 +1,19 @@
+//! Built-in simulated Modbus TCP devices, for tests and `edgeproof demo`.
+//!
+//! - [`image`]: the register image a device serves — four tables, holes that answer
+//!   exception 02, typed setters for every data type and word order, and the Device
+//!   Identification objects;
+//! - [`devices`]: demo profiles (CNC press, power meter, temperature sensor) with their
+//!   device-map points and values that move each tick;
+//! - [`server`]: a tokio-modbus server over a shared image, with counters and a request log
+//!   so tests can assert exactly which requests the agent sent (and that it sent no writes).
+//!
+//! The simulator is read-only, like the agent: writes answer exception 01 and are counted.
+
+pub mod devices;
+pub mod image;
+pub mod server;
+
+pub use devices::{spawn_ticker, Profile, SimDevice};
+pub use image::{encode_words, BitTable, RegisterImage, RegisterTable, SimIdentity};
+pub use server::{LoggedRequest, SimServer};
