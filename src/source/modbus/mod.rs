@@ -3,6 +3,8 @@
 
 pub mod decode;
 pub mod point;
+pub mod transport;
 
 pub use decode::{decode_bit, decode_registers, DecodeError, Decoded};
 pub use point::{Area, DataType, ModbusPoint, Order, ReadLimits};
+pub use transport::{DeviceIdentity, RawRead, Transport, TransportError};
