@@ -2,9 +2,11 @@
 //! ([`decode`]), the TCP transport ([`transport`]) and one device's poll cycle ([`reader`]).
 
 pub mod decode;
+pub mod plan;
 pub mod point;
 pub mod transport;
 
 pub use decode::{decode_bit, decode_registers, DecodeError, Decoded};
+pub use plan::{plan, PlanGroup, ReadPlan, ReadRequest};
 pub use point::{Area, DataType, ModbusPoint, Order, ReadLimits};
 pub use transport::{DeviceIdentity, RawRead, Transport, TransportError};
