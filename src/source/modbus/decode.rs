@@ -1,5 +1,5 @@
 //! Turning the registers (or the bit) a device returned for one point into a
-//! [`Value`](crate::model::Value): byte order, sign, IEEE 754, text, then scale and offset.
+//! [`Value`]: byte order, sign, IEEE 754, text, then scale and offset.
 //!
 //! Pure functions without I/O; the poll path calls them once per point per cycle, so the
 //! converter is chosen by matching the compiled enums ([`DataType`], [`Order`]), never by
