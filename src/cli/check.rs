@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use edgeproof::config::{self, ConfigError, DeviceProtocol};
+use edgeproof::source::modbus::plan;
 
 /// Runs the check; prints to stdout, errors to stderr.
 pub fn run(file: &Path) -> ExitCode {
@@ -18,14 +19,30 @@ pub fn run(file: &Path) -> ExitCode {
             println!("{} device(s), {} point(s)", cfg.devices.len(), points);
             for d in &cfg.devices {
                 match &d.protocol {
-                    DeviceProtocol::ModbusTcp(m) => println!(
-                        "  {:<20} {:<11} {:<22} unit {:<3} {:>4} point(s)",
-                        d.name,
-                        d.protocol_name(),
-                        m.address,
-                        m.unit,
-                        m.points.len(),
-                    ),
+                    DeviceProtocol::ModbusTcp(m) => {
+                        let plan = plan(&m.points, &m.limits);
+                        println!(
+                            "  {:<20} {:<11} {:<22} unit {:<3} {:>5} point(s) {:>4} request(s)/cycle",
+                            d.name,
+                            d.protocol_name(),
+                            m.address,
+                            m.unit,
+                            m.points.len(),
+                            plan.requests_per_cycle(),
+                        );
+                        for g in &plan.groups {
+                            let reads: Vec<String> = g
+                                .reads
+                                .iter()
+                                .map(|r| format!("{} {}+{}", r.area, r.start, r.count))
+                                .collect();
+                            println!(
+                                "      every {:<8} {}",
+                                humantime::format_duration(g.poll).to_string(),
+                                reads.join(", ")
+                            );
+                        }
+                    }
                 }
             }
             ExitCode::SUCCESS

@@ -9,6 +9,7 @@
 
 mod check;
 mod logging;
+mod probe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,19 @@ enum Command {
         /// The config file (TOML).
         file: PathBuf,
     },
+    /// Read every point once and print the value beside the raw registers — the quickest way
+    /// to see a word-swapped float or a wrong address. Exit 1 if no point could be read.
+    Probe {
+        /// The config file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Only this device.
+        #[arg(short, long)]
+        device: Option<String>,
+        /// JSON lines {"device","point","value","quality","raw"} instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses arguments, runs the subcommand, maps the result to an exit code.
@@ -50,5 +64,20 @@ pub fn main() -> ExitCode {
     logging::init();
     match cli.command {
         Command::Check { file } => check::run(&file),
+        Command::Probe { config, device, json } => {
+            runtime().block_on(probe::run(&config, device.as_deref(), json))
+        }
+    }
+}
+
+/// The async runtime for subcommands that talk to devices or brokers. Two worker threads:
+/// the gateway hardware this runs on has few cores.
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(i32::from(EXIT_CANNOT_RUN));
+        }
     }
 }

@@ -2,3 +2,8 @@
 //! [`crate::model::Batch`]es down a channel.
 
 pub mod modbus;
+pub mod schedule;
+pub mod sink;
+
+pub use schedule::{run_device, NoObserver, PollObserver};
+pub use sink::{BatchSink, ChannelSink};

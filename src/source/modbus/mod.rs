@@ -4,9 +4,11 @@
 pub mod decode;
 pub mod plan;
 pub mod point;
+pub mod reader;
 pub mod transport;
 
 pub use decode::{decode_bit, decode_registers, DecodeError, Decoded};
 pub use plan::{plan, PlanGroup, ReadPlan, ReadRequest};
 pub use point::{Area, DataType, ModbusPoint, Order, ReadLimits};
+pub use reader::{CycleStats, DeviceReader, PointReading, Raw};
 pub use transport::{DeviceIdentity, RawRead, Transport, TransportError};

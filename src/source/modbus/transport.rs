@@ -401,21 +401,22 @@ impl Transport {
 
     /// Open the TCP connection and attach the Modbus client.
     async fn open_connection(&mut self) -> Result<(), TransportError> {
-        let opened = match tokio::time::timeout(self.timeout, self.open()).await {
-            Ok(Ok(opened)) => opened,
-            Ok(Err(source)) => {
-                self.fail(&format!("connect failed: {source}"));
-                return Err(TransportError::Connect {
-                    device: self.device.clone(),
-                    address: self.address.clone(),
-                    source,
-                });
-            }
-            Err(_) => {
-                self.fail("connect timed out");
-                return Err(self.error(Failure::Timeout));
-            }
-        };
+        let opened =
+            match tokio::time::timeout(self.timeout, Self::open(self.address.clone())).await {
+                Ok(Ok(opened)) => opened,
+                Ok(Err(source)) => {
+                    self.fail(&format!("connect failed: {source}"));
+                    return Err(TransportError::Connect {
+                        device: self.device.clone(),
+                        address: self.address.clone(),
+                        source,
+                    });
+                }
+                Err(_) => {
+                    self.fail("connect timed out");
+                    return Err(self.error(Failure::Timeout));
+                }
+            };
         let (stream, peer) = opened;
         self.conn = Some(tokio_modbus::client::tcp::attach_slave(stream, Slave(self.unit)));
         tracing::info!(device = %self.device, address = %self.address, %peer, unit = self.unit,
@@ -424,9 +425,12 @@ impl Transport {
     }
 
     /// Resolve the address and connect to the first address that accepts.
-    async fn open(&self) -> io::Result<(TcpStream, SocketAddr)> {
+    ///
+    /// Takes the address by value: a future that borrows the `Transport` would need it to be
+    /// `Sync`, which the boxed tokio-modbus client is not.
+    async fn open(address: String) -> io::Result<(TcpStream, SocketAddr)> {
         let mut last = None;
-        for addr in tokio::net::lookup_host(self.address.as_str()).await? {
+        for addr in tokio::net::lookup_host(address.as_str()).await? {
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     // Requests are single small writes; do not let Nagle hold one back.

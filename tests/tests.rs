@@ -1,0 +1,9 @@
+//! Integration tests, compiled into one binary so they share one build. Each module tests one
+//! capability against real parts: the in-process Modbus simulator, pymodbus, real SQLite
+//! files, a real mosquitto.
+
+mod support;
+
+mod modbus_interop;
+mod modbus_probe;
+mod modbus_scheduling;
