@@ -9,11 +9,13 @@
 //! - [`config`]: the device map and settings, parsed, validated and compiled;
 //! - [`source`]: polling devices (Modbus TCP) into [`model::Batch`]es;
 //! - [`sim`]: built-in simulated devices for `demo` and tests;
+//! - [`publish`]: northbound MQTT publishing of journal entries, released only on PUBACK;
 //! - [`model`]: the types every stage shares.
 
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod model;
+pub mod publish;
 pub mod sim;
 pub mod source;

@@ -1,0 +1,5 @@
+//! Northbound: publishes journal entries to an MQTT broker and releases each entry only when
+//! the broker's PUBACK for exactly that entry has arrived.
+
+pub mod payload;
+pub mod topics;
