@@ -9,12 +9,14 @@
 //! - [`config`]: the device map and settings, parsed, validated and compiled;
 //! - [`source`]: polling devices (Modbus TCP) into [`model::Batch`]es;
 //! - [`sim`]: built-in simulated devices for `demo` and tests;
+//! - [`journal`]: the durable store-and-forward journal on SQLite, between sources and publisher;
 //! - [`publish`]: northbound MQTT publishing of journal entries, released only on PUBACK;
 //! - [`model`]: the types every stage shares.
 
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod journal;
 pub mod model;
 pub mod publish;
 pub mod sim;
