@@ -5,7 +5,7 @@
 //!
 //! - **Durable before published.** A batch becomes visible to readers only when the
 //!   transaction that wrote it has committed with `synchronous=FULL`, i.e. the WAL was
-//!   fsynced. The committed watch of the writer thread moves only after that.
+//!   fsynced. [`JournalHandle::committed`] moves only after that.
 //! - **Seqs are never reused.** Each telemetry entry (one [`crate::model::Batch`], one MQTT
 //!   message later) gets the next per-gateway sequence number, from 1, strictly increasing.
 //!   The next value lives in `meta.next_seq` and is written in the same transaction as the
@@ -36,8 +36,8 @@
 //!
 //! # Writing
 //!
-//! `JournalHandle::start` moves the [`Journal`] onto its own thread. Sources call
-//! `JournalSender::try_send`, which never blocks: the in-memory queue is bounded in samples
+//! [`JournalHandle::start`] moves the [`Journal`] onto its own thread. Sources call
+//! [`JournalSender::try_send`], which never blocks: the in-memory queue is bounded in samples
 //! and refuses (counts, logs once per episode) the newest batch when full. The thread commits
 //! the pending batches as one transaction every `flush_interval` (group commit), or earlier
 //! once `flush_samples` are pending. A failed commit keeps its batches and retries.
@@ -94,6 +94,7 @@ mod codec;
 mod counters;
 mod error;
 mod evidence;
+mod handle;
 mod recovery;
 mod schema;
 mod store;
@@ -101,6 +102,10 @@ mod store;
 pub use counters::{CountersSnapshot, JournalCounters};
 pub use error::JournalError;
 pub use evidence::StoredEvidence;
+pub use handle::{
+    HandleOptions, JournalHandle, JournalSender, TrySendError, DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_FLUSH_SAMPLES, DEFAULT_MAX_QUEUED_SAMPLES,
+};
 pub use store::{
     Journal, JournalOptions, JournalStats, OpenReport, StoredBatch, DEFAULT_MAX_BYTES,
     JOURNAL_FILE_NAME,

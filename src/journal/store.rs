@@ -90,7 +90,7 @@ pub struct JournalStats {
 }
 
 /// The durable store-and-forward journal. Owns its SQLite connection; use it from one thread
-/// (the async face is the writer thread's handle).
+/// (see [`super::JournalHandle`] for the async face).
 pub struct Journal {
     pub(super) conn: Connection,
     pub(super) path: PathBuf,
