@@ -11,12 +11,14 @@
 //! - [`sim`]: built-in simulated devices for `demo` and tests;
 //! - [`journal`]: the durable store-and-forward journal on SQLite, between sources and publisher;
 //! - [`publish`]: northbound MQTT publishing of journal entries, released only on PUBACK;
+//! - [`metrics`]: the Prometheus registry every stage feeds;
 //! - [`model`]: the types every stage shares.
 
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod journal;
+pub mod metrics;
 pub mod model;
 pub mod publish;
 pub mod sim;
