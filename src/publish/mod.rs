@@ -32,6 +32,10 @@
 //! 60 s: a broker (or a middlebox) that silently swallowed a window would otherwise keep the
 //! link alive through pings while nothing moves.
 //!
+//! The journal is reached through the small [`Backlog`] trait (read oldest unacknowledged,
+//! ack, commit watch), implemented for [`crate::journal::JournalHandle`] and, for tests and
+//! benches, by [`MemoryBacklog`].
+//!
 //! # Delivery guarantee
 //!
 //! At least once, in journal order per connection, without gaps. *Acknowledged* means a PUBACK
@@ -124,6 +128,7 @@ pub mod counters;
 pub mod diagnose;
 pub mod error;
 pub mod inflight;
+mod journal_backlog;
 pub mod link;
 pub mod payload;
 pub mod publisher;
