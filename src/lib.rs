@@ -12,11 +12,13 @@
 //! - [`journal`]: the durable store-and-forward journal on SQLite, between sources and publisher;
 //! - [`publish`]: northbound MQTT publishing of journal entries, released only on PUBACK;
 //! - [`metrics`]: the Prometheus registry every stage feeds;
+//! - [`http`]: `/metrics` and `/healthz` for monitoring;
 //! - [`model`]: the types every stage shares.
 
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod http;
 pub mod journal;
 pub mod metrics;
 pub mod model;
