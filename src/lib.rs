@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod config;
 pub mod http;
 pub mod journal;

@@ -8,8 +8,10 @@
 //! | 2 | could not run: unreadable file, port in use, internal error |
 
 mod check;
+mod demo;
 mod logging;
 mod probe;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,33 @@ enum Command {
         /// The config file (TOML).
         file: PathBuf,
     },
+    /// Run the agent: poll every device, journal every reading, publish to MQTT, serve
+    /// /metrics. Stops cleanly on SIGTERM or Ctrl-C (exit 0); invalid config exits 1.
+    Run {
+        /// The config file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Try edgeproof without hardware: three simulated devices (a CNC press, a power meter, a
+    /// temperature sensor) and the real agent — journal, MQTT when a broker listens, metrics.
+    /// Prints a status line every few seconds; Ctrl-C stops it.
+    Demo {
+        /// MQTT broker to publish to; without one the demo journals and retries.
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        broker: String,
+        /// Where to serve /metrics and /healthz (another free port if this one is taken).
+        #[arg(long, default_value = "127.0.0.1:9898")]
+        metrics: std::net::SocketAddr,
+        /// Keep the journal and device map here instead of a fresh temp directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Stop by itself after this long, e.g. "30s" (default: run until Ctrl-C).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Time between status lines.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        status_every: std::time::Duration,
+    },
     /// Read every point once and print the value beside the raw registers — the quickest way
     /// to see a word-swapped float or a wrong address. Exit 1 if no point could be read.
     Probe {
@@ -64,6 +93,16 @@ pub fn main() -> ExitCode {
     logging::init();
     match cli.command {
         Command::Check { file } => check::run(&file),
+        Command::Demo { broker, metrics, data_dir, duration, status_every } => {
+            runtime().block_on(demo::run(demo::DemoArgs {
+                broker,
+                metrics,
+                data_dir,
+                duration,
+                status_every,
+            }))
+        }
+        Command::Run { config } => runtime().block_on(run::run(&config)),
         Command::Probe { config, device, json } => {
             runtime().block_on(probe::run(&config, device.as_deref(), json))
         }
@@ -78,6 +117,23 @@ fn runtime() -> tokio::runtime::Runtime {
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             std::process::exit(i32::from(EXIT_CANNOT_RUN));
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C) and says which.
+pub async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge};
 use prometheus::{IntGaugeVec, Opts, Registry};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::names::{self, MetricDef};
 
@@ -203,9 +203,9 @@ impl DeviceMetrics {
             return;
         }
         if connected {
-            info!(device = %self.device, "device {}: connected", self.device);
+            debug!(device = %self.device, "device {}: connected", self.device);
         } else {
-            info!(device = %self.device, "device {}: disconnected", self.device);
+            debug!(device = %self.device, "device {}: disconnected", self.device);
         }
     }
 }

@@ -48,9 +48,11 @@ pub struct CycleStats {
     pub ok: u32,
     /// Requests that timed out.
     pub timeouts: u32,
-    /// Requests that failed otherwise (exception, connection, malformed).
-    pub errors: u32,
-    /// Modbus exception codes seen.
+    /// Requests lost because the connection could not be opened or broke (or was backing off).
+    pub connection_errors: u32,
+    /// Answers that could not be used (wrong length, garbage).
+    pub malformed: u32,
+    /// Modbus exception codes seen, one per request answered with an exception.
     pub exceptions: Vec<u8>,
     /// Response times of answered requests.
     pub response_times: Vec<Duration>,
@@ -60,6 +62,15 @@ pub struct CycleStats {
     pub bad: u32,
     /// Strings whose invalid UTF-8 was replaced.
     pub lossy_text: u32,
+    /// Whether the connection was up at the end of the cycle.
+    pub connected: bool,
+}
+
+impl CycleStats {
+    /// Requests that failed for any reason.
+    pub fn failed(&self) -> u32 {
+        self.timeouts + self.connection_errors + self.malformed + self.exceptions.len() as u32
+    }
 }
 
 /// Polls one Modbus device: owns its connection, points and read plan.
@@ -125,7 +136,6 @@ impl DeviceReader {
                 Err(TransportError::Exception { code: code @ (2 | 3), .. })
                     if self.plan.split(group, r) =>
                 {
-                    stats.errors += 1;
                     stats.exceptions.push(code);
                     info!(
                         device = %self.device, %area, start, count, code,
@@ -136,15 +146,13 @@ impl DeviceReader {
                 Err(e) => {
                     match &e {
                         TransportError::Timeout { .. } => stats.timeouts += 1,
-                        TransportError::Exception { code, .. } => {
-                            stats.errors += 1;
-                            stats.exceptions.push(*code);
-                        }
-                        TransportError::Malformed { .. } => {
-                            stats.errors += 1;
+                        TransportError::Exception { code, .. } => stats.exceptions.push(*code),
+                        TransportError::Malformed { .. }
+                        | TransportError::InvalidRequest { .. } => {
+                            stats.malformed += 1;
                             warn!(device = %self.device, %area, start, count, error = %e, "unusable response");
                         }
-                        _ => stats.errors += 1,
+                        _ => stats.connection_errors += 1,
                     }
                     debug!(device = %self.device, %area, start, count, error = %e, "read failed");
                     self.fail_read(group, r, e.bad_reason(), ts_ms, &mut stats, out);
@@ -152,6 +160,7 @@ impl DeviceReader {
             }
             r += 1;
         }
+        stats.connected = self.transport.is_connected();
         stats
     }
 

@@ -1,0 +1,283 @@
+//! Wiring and lifecycle: start every stage of the data flow, and stop them in the order that
+//! loses nothing.
+//!
+//! Start: open the journal (moving a corrupt one aside) → start its writer thread → metrics
+//! and `/metrics` + `/healthz` → the MQTT publisher (if `[mqtt]` is configured) → one poll
+//! task per device.
+//!
+//! Stop (SIGTERM / Ctrl-C): stop polling (each device task finishes its current cycle) →
+//! commit what was polled → let the publisher wait, up to a bound, for the PUBACKs of what is
+//! in flight, publish `offline` and disconnect → close the journal. Whatever the broker has
+//! not acknowledged by then stays in the journal and is published at the next start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::config::{Config, DeviceProtocol};
+use crate::journal::{
+    HandleOptions, Journal, JournalCounters, JournalError, JournalHandle, JournalOptions,
+    JournalSender, TrySendError,
+};
+use crate::metrics::{Metrics, PollCycle};
+use crate::model::Batch;
+use crate::publish::{PublishCounters, PublishError};
+use crate::source::modbus::{CycleStats, DeviceReader};
+use crate::source::{run_device, BatchSink, PollObserver};
+
+/// How long shutdown waits for in-flight PUBACKs by default.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the agent could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The journal could not be opened or closed.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    /// The MQTT settings are unusable (TLS files, password file, protocol).
+    #[error("mqtt: {0}")]
+    Publish(#[from] PublishError),
+    /// The metrics endpoint could not listen.
+    #[error("{0}")]
+    Http(#[from] crate::http::HttpError),
+    /// A stage's task died.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Knobs that are not in the config file (tests and `demo` set them).
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Bound on waiting for PUBACKs at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions { shutdown_grace: DEFAULT_SHUTDOWN_GRACE }
+    }
+}
+
+/// A started agent. Call [`RunningAgent::stop`] to shut it down cleanly.
+pub struct RunningAgent {
+    /// Journal counters (entries, bytes, dropped …), for status lines.
+    pub journal: Arc<JournalCounters>,
+    /// Publisher counters, when `[mqtt]` is configured.
+    pub publish: Option<Arc<PublishCounters>>,
+    /// The registry behind `/metrics`.
+    pub metrics: Metrics,
+    /// Where `/metrics` is served, if it is.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The journal file.
+    pub journal_path: PathBuf,
+    options: AgentOptions,
+    sources_cancel: CancellationToken,
+    sources: Vec<JoinHandle<()>>,
+    publisher_cancel: CancellationToken,
+    publisher: Option<JoinHandle<Result<(), PublishError>>>,
+    http_cancel: CancellationToken,
+    http: Option<JoinHandle<()>>,
+    handle: JournalHandle,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The journal file inside the data directory.
+pub fn journal_path(cfg: &Config) -> PathBuf {
+    cfg.gateway.data_dir.join("journal.db")
+}
+
+/// Starts every stage. Returns once polling has begun.
+pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, AgentError> {
+    let path = journal_path(cfg);
+    let jopts = JournalOptions { max_bytes: cfg.journal.max_bytes };
+    let open_path = path.clone();
+    let (journal, report) = tokio::task::spawn_blocking(move || Journal::open(open_path, jopts))
+        .await
+        .map_err(|e| AgentError::Internal(format!("journal open task: {e}")))??;
+    info!(
+        path = %path.display(),
+        resumed_entries = report.resumed_entries,
+        next_seq = report.next_seq,
+        "journal open"
+    );
+    let (handle, sender, writer) =
+        JournalHandle::start(journal, HandleOptions::new(cfg.journal.flush_interval))?;
+    let journal_counters = handle.counters();
+
+    let metrics = Metrics::new();
+    metrics.attach_journal(journal_counters.clone());
+
+    let http_cancel = CancellationToken::new();
+    let (http, metrics_addr) = match cfg.metrics.listen {
+        Some(addr) => {
+            let listener = crate::http::bind(addr).await?;
+            let local = listener.local_addr().ok();
+            let health_journal = journal_counters.clone();
+            let health: crate::http::HealthCheck = Arc::new(move || {
+                let snap = health_journal.snapshot();
+                if snap.commit_errors > 0 && snap.queued_samples > 0 {
+                    Err(format!("journal commits failing ({} errors)", snap.commit_errors))
+                } else {
+                    Ok(())
+                }
+            });
+            let task = tokio::spawn(crate::http::serve(
+                listener,
+                Arc::new(metrics.clone()),
+                health,
+                http_cancel.clone(),
+            ));
+            info!(addr = ?local, "serving /metrics and /healthz");
+            (Some(task), local)
+        }
+        None => (None, None),
+    };
+
+    let publisher_cancel = CancellationToken::new();
+    let (publisher, publish_counters) = match &cfg.mqtt {
+        Some(mqtt) => {
+            let counters = Arc::new(PublishCounters::default());
+            metrics.attach_publish(counters.clone());
+            // Built here so that config errors (TLS files, password file) stop the start.
+            let publisher = crate::publish::Publisher::new(
+                mqtt.clone(),
+                cfg.gateway.id.clone(),
+                handle.clone(),
+                counters.clone(),
+            )?
+            .with_drain_timeout(options.shutdown_grace);
+            let cancel = publisher_cancel.clone();
+            let task = tokio::spawn(async move {
+                publisher.run(cancel).await;
+                Ok(())
+            });
+            (Some(task), Some(counters))
+        }
+        None => {
+            warn!("no [mqtt] section: polling and journaling only, nothing is published");
+            (None, None)
+        }
+    };
+
+    let sources_cancel = CancellationToken::new();
+    let sink: Arc<dyn BatchSink> = Arc::new(JournalSink(sender));
+    let observer: Arc<dyn PollObserver> = Arc::new(MetricsObserver(metrics.clone()));
+    let mut sources = Vec::with_capacity(cfg.devices.len());
+    for device in &cfg.devices {
+        metrics.device(&device.name);
+        match &device.protocol {
+            DeviceProtocol::ModbusTcp(m) => {
+                let reader = DeviceReader::new(device.name.clone(), m);
+                sources.push(tokio::spawn(run_device(
+                    reader,
+                    sink.clone(),
+                    observer.clone(),
+                    sources_cancel.clone(),
+                )));
+            }
+        }
+    }
+    info!(gateway = %cfg.gateway.id, devices = cfg.devices.len(), "agent running");
+    Ok(RunningAgent {
+        journal: journal_counters,
+        publish: publish_counters,
+        metrics,
+        metrics_addr,
+        journal_path: path,
+        options,
+        sources_cancel,
+        sources,
+        publisher_cancel,
+        publisher,
+        http_cancel,
+        http,
+        handle,
+        writer: Some(writer),
+    })
+}
+
+impl RunningAgent {
+    /// Stops every stage in the order that loses nothing (see the module docs).
+    pub async fn stop(mut self) -> Result<(), AgentError> {
+        info!("stopping: polling first");
+        self.sources_cancel.cancel();
+        for task in self.sources.drain(..) {
+            if let Err(e) = task.await {
+                error!(error = %e, "a device task panicked");
+            }
+        }
+        if let Err(e) = self.handle.flush().await {
+            error!(error = %e, "final journal commit failed; the last cycle may be lost");
+        }
+        if let Some(task) = self.publisher.take() {
+            info!(grace = ?self.options.shutdown_grace, "waiting for in-flight acknowledgements");
+            self.publisher_cancel.cancel();
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => error!(error = %e, "publisher ended with an error"),
+                Err(e) => error!(error = %e, "publisher task panicked"),
+            }
+        }
+        self.http_cancel.cancel();
+        if let Some(task) = self.http.take() {
+            let _ = task.await;
+        }
+        self.handle.shutdown().await?;
+        if let Some(writer) = self.writer.take() {
+            tokio::task::spawn_blocking(move || writer.join())
+                .await
+                .map_err(|e| AgentError::Internal(format!("journal writer join: {e}")))?
+                .map_err(|_| AgentError::Internal("journal writer thread panicked".into()))?;
+        }
+        info!("stopped cleanly");
+        Ok(())
+    }
+}
+
+/// Sources hand batches to the journal's bounded queue; a full queue drops and counts (the
+/// journal counts and logs it), it never blocks a poll loop.
+struct JournalSink(JournalSender);
+
+impl BatchSink for JournalSink {
+    fn send(&self, batch: Batch) {
+        match self.0.try_send(batch) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {} // counted and logged once per episode by the journal
+            Err(TrySendError::Closed(b)) => {
+                warn!(device = %b.device, "journal closed; batch from a late poll cycle dropped")
+            }
+        }
+    }
+}
+
+/// Feeds every poll cycle into the metrics.
+struct MetricsObserver(Metrics);
+
+impl PollObserver for MetricsObserver {
+    fn cycle(&self, device: &str, stats: &CycleStats, elapsed: Duration) {
+        self.0.poll_cycle(
+            device,
+            &PollCycle {
+                requests: stats.requests,
+                ok: stats.ok,
+                timeouts: stats.timeouts,
+                connection_errors: stats.connection_errors,
+                malformed: stats.malformed,
+                exceptions: &stats.exceptions,
+                duration: elapsed,
+                good: stats.good,
+                bad: stats.bad,
+            },
+        );
+        self.0.device_connected(device, stats.connected);
+    }
+
+    fn overrun(&self, device: &str, n: u64) {
+        self.0.overrun(device, n);
+    }
+}

@@ -1,0 +1,260 @@
+//! `edgeproof demo`: the newcomer's first command. Starts three simulated devices (a CNC
+//! press, a power meter, a temperature sensor) on local ports, writes the device map it uses
+//! to a temp directory, and runs the real agent against them: journal, MQTT (when a broker
+//! is listening), metrics. A status line every few seconds; Ctrl-C stops it cleanly.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use edgeproof::agent::{self, AgentOptions, RunningAgent};
+use edgeproof::config;
+use edgeproof::sim::{spawn_ticker, Profile, SimDevice, SimServer};
+use edgeproof::source::modbus::{DataType, ModbusPoint};
+use tracing::{error, info};
+
+/// Demo options from the command line.
+pub struct DemoArgs {
+    /// Broker URL.
+    pub broker: String,
+    /// Where to serve /metrics.
+    pub metrics: SocketAddr,
+    /// Data directory; a fresh temp dir when absent.
+    pub data_dir: Option<PathBuf>,
+    /// Stop by itself after this long (for scripts and tests).
+    pub duration: Option<Duration>,
+    /// Seconds between status lines.
+    pub status_every: Duration,
+}
+
+/// Runs the demo until Ctrl-C (or `--duration`).
+pub async fn run(args: DemoArgs) -> ExitCode {
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| {
+        let stamp = edgeproof::model::now_ms();
+        std::env::temp_dir().join(format!("edgeproof-demo-{}-{stamp}", std::process::id()))
+    });
+    if let Err(e) = std::fs::create_dir_all(&data_dir) {
+        error!("cannot create {}: {e}", data_dir.display());
+        return ExitCode::from(super::EXIT_CANNOT_RUN);
+    }
+
+    let mut sims = Vec::new();
+    let mut tickers = Vec::new();
+    let mut devices = Vec::new();
+    for (i, profile) in Profile::ALL.into_iter().enumerate() {
+        let mut device = SimDevice::new(profile, 0xED6E + i as u64);
+        let image = Arc::new(Mutex::new(device.image()));
+        let server = match SimServer::start(([127, 0, 0, 1], 0).into(), image.clone()).await {
+            Ok(s) => s,
+            Err(e) => {
+                error!("cannot start the simulated {}: {e}", profile.device_name());
+                return ExitCode::from(super::EXIT_CANNOT_RUN);
+            }
+        };
+        tickers.push(spawn_ticker(device, image, Duration::from_millis(200)));
+        devices.push((profile, server.local_addr()));
+        sims.push(server);
+    }
+
+    let metrics = free_or_any(args.metrics);
+    let text = demo_config(&data_dir, &args.broker, metrics, &devices);
+    let config_path = data_dir.join("demo.toml");
+    if let Err(e) = std::fs::write(&config_path, &text) {
+        error!("cannot write {}: {e}", config_path.display());
+        return ExitCode::from(super::EXIT_CANNOT_RUN);
+    }
+    let cfg = match config::load_str(&config_path, &text, false) {
+        Ok(c) => c,
+        Err(e) => {
+            error!("internal error: the generated demo config is invalid: {e}");
+            return ExitCode::from(super::EXIT_CANNOT_RUN);
+        }
+    };
+
+    println!("edgeproof demo — simulated devices, the real agent.");
+    for (profile, addr) in &devices {
+        println!("  {:<9} {addr:<16} {}", profile.device_name(), profile.description());
+    }
+    println!("  device map   {}", config_path.display());
+    println!("  journal      {}", agent::journal_path(&cfg).display());
+    println!("  metrics      http://{metrics}/metrics");
+    let broker_up = broker_reachable(&cfg).await;
+    if broker_up {
+        println!("  broker       {} (subscribe: mosquitto_sub -t 'edgeproof/#' -v)", args.broker);
+    } else {
+        println!(
+            "  broker       none at {} — readings are journaled and will be published when one starts",
+            args.broker
+        );
+    }
+    println!("Ctrl-C stops it.\n");
+
+    let running = match agent::start(&cfg, AgentOptions::default()).await {
+        Ok(r) => r,
+        Err(e) => {
+            error!("cannot start: {e}");
+            return ExitCode::from(super::EXIT_CANNOT_RUN);
+        }
+    };
+    status_loop(&running, args.duration, args.status_every).await;
+    info!("demo stopping");
+    let result = running.stop().await;
+    for t in tickers {
+        t.abort();
+    }
+    for s in sims {
+        s.stop().await;
+    }
+    match result {
+        Ok(()) => {
+            println!("stopped cleanly; the device map and journal stay in {}", data_dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!("unclean stop: {e}");
+            ExitCode::from(super::EXIT_CANNOT_RUN)
+        }
+    }
+}
+
+/// Prints a status line every `every` until Ctrl-C or `duration`.
+async fn status_loop(running: &RunningAgent, duration: Option<Duration>, every: Duration) {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    let mut last_samples = 0u64;
+    let mut last_at = Instant::now();
+    let stop = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => {
+                super::shutdown_signal().await;
+            }
+        }
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {}
+        }
+        let j = running.journal.snapshot();
+        let rate = (j.appended_samples - last_samples) as f64 / last_at.elapsed().as_secs_f64();
+        last_samples = j.appended_samples;
+        last_at = Instant::now();
+        let mut line = format!(
+            "[{:>4}s] {rate:>6.0} points/s · journal {} entries ({} KiB)",
+            started.elapsed().as_secs(),
+            j.entries,
+            j.used_bytes / 1024
+        );
+        match &running.publish {
+            Some(p) => {
+                let p = p.snapshot();
+                let state = if p.connected == 1 { "connected" } else { "disconnected" };
+                let _ = write!(
+                    line,
+                    " · published {} acked {} in flight {} · broker {state}",
+                    p.published, p.acknowledged, p.in_flight
+                );
+            }
+            None => line.push_str(" · no broker configured"),
+        }
+        println!("{line}");
+    }
+}
+
+/// The configured address, or any free port if it is taken (a second demo, a real agent).
+fn free_or_any(addr: SocketAddr) -> SocketAddr {
+    match std::net::TcpListener::bind(addr) {
+        Ok(_) => addr,
+        Err(_) => {
+            std::net::TcpListener::bind((addr.ip(), 0)).and_then(|l| l.local_addr()).unwrap_or(addr)
+        }
+    }
+}
+
+async fn broker_reachable(cfg: &config::Config) -> bool {
+    let Some(m) = &cfg.mqtt else { return false };
+    let target = format!("{}:{}", m.host, m.port);
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), tokio::net::TcpStream::connect(target))
+            .await,
+        Ok(Ok(_))
+    )
+}
+
+/// The device map the demo runs, written out so a newcomer can read a working example.
+fn demo_config(
+    data_dir: &Path,
+    broker: &str,
+    metrics: SocketAddr,
+    devices: &[(Profile, SocketAddr)],
+) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "# Written by `edgeproof demo`: the simulated devices' device map.");
+    let _ = writeln!(t, "[gateway]\nid = \"gw-demo-01\"\nenterprise = \"91440300MA5DEM0A0G\"");
+    let _ = writeln!(
+        t,
+        "project = \"GD-2026-DEMO\"\ndata_dir = {:?}\n",
+        data_dir.display().to_string()
+    );
+    let _ = writeln!(t, "[mqtt]\nurl = {broker:?}\n");
+    let _ = writeln!(t, "[journal]\nflush_interval = \"200ms\"\nmax_bytes = \"256MiB\"\n");
+    let _ = writeln!(t, "[metrics]\nlisten = \"{metrics}\"\n");
+    for (profile, addr) in devices {
+        let _ = writeln!(t, "# {}", profile.description());
+        let _ = writeln!(
+            t,
+            "[[devices]]\nname = \"{}\"\nprotocol = \"modbus-tcp\"\naddress = \"{addr}\"\npoll = \"1s\"\ntimeout = \"1s\"\n",
+            profile.device_name()
+        );
+        for p in profile.points() {
+            t.push_str(&point_toml(&p));
+        }
+    }
+    t
+}
+
+fn point_toml(p: &ModbusPoint) -> String {
+    let mut t = format!(
+        "  [[devices.points]]\n  name = {:?}\n  area = \"{}\"\n  address = {}\n  type = \"{}\"\n",
+        &*p.name,
+        p.area,
+        p.address,
+        p.dtype.as_str()
+    );
+    match p.dtype {
+        DataType::Bit(b) => {
+            let _ = writeln!(t, "  bit = {b}");
+        }
+        DataType::String(n) => {
+            let _ = writeln!(t, "  length = {n}");
+        }
+        _ => {}
+    }
+    match p.dtype.order_bytes() {
+        Some(4) => {
+            let _ = writeln!(t, "  order = \"{}\"", p.order.name4());
+        }
+        Some(_) => {
+            let _ = writeln!(t, "  order = \"{}\"", p.order.name8());
+        }
+        None => {}
+    }
+    if !p.is_unscaled() {
+        let _ = writeln!(t, "  scale = {:?}\n  offset = {:?}", p.scale, p.offset);
+    }
+    if let Some(u) = &p.unit {
+        let _ = writeln!(t, "  unit = {u:?}");
+    }
+    let _ = writeln!(t, "  poll = \"{}\"", humantime::format_duration(p.poll));
+    if let Some(d) = p.deadband {
+        let _ = writeln!(t, "  deadband = {d:?}");
+    }
+    t.push('\n');
+    t
+}
