@@ -1,8 +1,10 @@
 //! A [`Batch`] ⇄ the bytes stored in `telemetry.payload`.
 //!
-//! A hand-rolled binary format rather than JSON: a 10-sample batch of small integers is
-//! ~80 bytes here against ~500 as `serde_json` of a mirror struct, and encoding is a
-//! straight copy with no escaping, so the writer thread spends its time in SQLite.
+//! A hand-rolled binary format rather than JSON: measured on a realistic 10-point batch
+//! (floats, counters, a bit, a text, one timeout) it is 181 bytes here against 621 as
+//! `serde_json` of a mirror struct — and that JSON already loses the Int/UInt/Float
+//! distinction, which would need tags on top. Encoding is a straight copy with no escaping
+//! or float formatting, so the writer thread spends its time in SQLite.
 //!
 //! **Changing this breaks stored data.** A journal can hold a year of backlog written by an
 //! older build; a change means a new `FORMAT_VERSION` and a decoder kept for every version
