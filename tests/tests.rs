@@ -7,3 +7,4 @@ mod support;
 mod modbus_interop;
 mod modbus_probe;
 mod modbus_scheduling;
+mod pipeline_delivery;

@@ -3,7 +3,14 @@
 
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod image;
+pub mod metrics;
+pub mod mosquitto;
+pub mod pki;
+pub mod plant;
+pub mod proxy;
+pub mod subscriber;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
