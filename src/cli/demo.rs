@@ -99,6 +99,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
             return ExitCode::from(super::EXIT_CANNOT_RUN);
         }
     };
+    agent::release_freed_memory();
     status_loop(&running, args.duration, args.status_every).await;
     info!("demo stopping");
     let result = running.stop().await;

@@ -28,6 +28,7 @@ pub async fn run(file: &Path) -> ExitCode {
             return ExitCode::from(super::EXIT_CANNOT_RUN);
         }
     };
+    agent::release_freed_memory();
     let signal = super::shutdown_signal().await;
     info!(signal, "shutting down");
     match running.stop().await {
