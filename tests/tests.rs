@@ -8,3 +8,4 @@ mod modbus_interop;
 mod modbus_probe;
 mod modbus_scheduling;
 mod pipeline_delivery;
+mod pipeline_outage;
