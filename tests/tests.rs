@@ -7,5 +7,6 @@ mod support;
 mod modbus_interop;
 mod modbus_probe;
 mod modbus_scheduling;
+mod pipeline_crash;
 mod pipeline_delivery;
 mod pipeline_outage;

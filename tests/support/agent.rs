@@ -105,8 +105,29 @@ impl Agent {
         }
     }
 
-    /// Sends SIGTERM and waits up to `timeout` for the exit.
+    /// Whether the current start has logged that it is running (journal open, publisher
+    /// and device tasks started).
+    pub fn started(&self) -> bool {
+        let log = self.log();
+        let marker = format!("===== start #{} =====", self.starts);
+        log.split_once(&marker).is_some_and(|(_, run)| run.contains("agent running"))
+    }
+
+    /// Sends SIGTERM, once the agent is running, and waits up to `timeout` for the exit.
+    ///
+    /// `edgeproof run` installs its signal handler after start-up; a SIGTERM before that
+    /// ends the process by the default action, which is not what these tests are about.
     pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.started() {
+            assert!(self.is_running(), "agent exited before SIGTERM\n{}", self.log());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "agent not running within {timeout:?}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let pid = self.pid().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
         assert!(status.success(), "kill -TERM {pid} failed");
