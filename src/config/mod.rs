@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod load;
+mod modbus;
 pub mod schema;
 pub mod settings;
 pub mod uscc;
