@@ -4,6 +4,7 @@
 
 mod support;
 
+mod journal_bound;
 mod modbus_interop;
 mod modbus_probe;
 mod modbus_scheduling;

@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use edgeproof::config;
-use edgeproof::journal::{Journal, JournalOptions, OpenReport, StoredBatch};
+use edgeproof::journal::{Journal, JournalOptions, JournalStats, OpenReport, StoredBatch};
 
 use super::{bin, gateway};
 
@@ -49,6 +49,13 @@ pub fn journal_contents(config: &Path) -> (OpenReport, Vec<StoredBatch>) {
             .expect("open the journal");
     let entries = journal.read_after(None, usize::MAX).expect("read the journal");
     (report, entries)
+}
+
+/// The journal's persisted statistics (dropped totals included) of a stopped agent.
+pub fn journal_stats(config: &Path) -> JournalStats {
+    let (journal, _) = Journal::open(journal_path(config), JournalOptions { max_bytes: u64::MAX })
+        .expect("open the journal");
+    journal.stats().expect("journal stats")
 }
 
 /// A running `edgeproof run`. Killed on drop; its log is printed if the test failed.
