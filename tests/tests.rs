@@ -8,6 +8,7 @@ mod journal_bound;
 mod modbus_interop;
 mod modbus_probe;
 mod modbus_scheduling;
+mod mqtt_tls;
 mod pipeline_crash;
 mod pipeline_delivery;
 mod pipeline_outage;
