@@ -1,0 +1,20 @@
+//! Wiring and lifecycle: start every stage of the data flow, and stop them in the order that
+//! loses nothing.
+//!
+//! Start: open the journal (moving a corrupt one aside) → start its writer thread → metrics
+//! and `/metrics` + `/healthz` → the MQTT publisher (if `[mqtt]` is configured) → one poll
+//! task per device.
+//!
+//! Stop (SIGTERM / Ctrl-C): stop polling (each device task finishes its current cycle) →
+//! commit what was polled → let the publisher wait, up to a bound, for the PUBACKs of what is
+//! in flight, publish `offline` and disconnect → close the journal. Whatever the broker has
+//! not acknowledged by then stays in the journal and is published at the next start.
+
+mod devices;
+mod lifecycle;
+mod observers;
+
+pub use lifecycle::{
+    journal_path, release_freed_memory, start, AgentError, AgentOptions, RunningAgent,
+    DEFAULT_SHUTDOWN_GRACE,
+};
