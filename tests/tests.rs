@@ -5,6 +5,7 @@
 mod support;
 
 mod journal_bound;
+mod metrics_endpoint;
 mod modbus_interop;
 mod modbus_probe;
 mod modbus_scheduling;
