@@ -4,6 +4,7 @@
 
 mod support;
 
+mod demo;
 mod journal_bound;
 mod metrics_endpoint;
 mod modbus_interop;
