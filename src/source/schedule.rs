@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::modbus::reader::{CycleStats, DeviceReader};
+use super::modbus::ModbusLink;
 use super::sink::BatchSink;
 use crate::model::{now_ms, Batch};
 
@@ -47,8 +48,8 @@ pub fn next_due(due: Instant, interval: Duration, now: Instant) -> (Instant, u64
 
 /// Polls one device until `cancel` fires: reads each plan group when it is due and sends one
 /// [`Batch`] per wake-up with everything read.
-pub async fn run_device(
-    mut reader: DeviceReader,
+pub async fn run_device<L: ModbusLink>(
+    mut reader: DeviceReader<L>,
     sink: Arc<dyn BatchSink>,
     observer: Arc<dyn PollObserver>,
     cancel: CancellationToken,

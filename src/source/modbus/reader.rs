@@ -1,5 +1,5 @@
-//! One Modbus device's poll cycle: execute the [`ReadPlan`] over the [`Transport`], decode
-//! every point, and learn from exceptions.
+//! One Modbus device's poll cycle: execute the [`ReadPlan`] over a [`ModbusLink`] (a Modbus
+//! TCP [`Transport`], or a unit on an RTU bus), decode every point, and learn from exceptions.
 //!
 //! When a merged read gets exception 02 (illegal data address) or 03 (illegal data value) —
 //! typically because the device does not map a register the read skipped over — the read is
@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use super::decode::{decode_bit, decode_registers, DecodeError};
+use super::link::ModbusLink;
 use super::plan::{plan, ReadPlan};
+use super::point::ReadLimits;
 use super::transport::{RawRead, Transport, TransportError};
 use super::ModbusPoint;
 use crate::config::ModbusTcpDevice;
@@ -73,21 +75,38 @@ impl CycleStats {
     }
 }
 
-/// Polls one Modbus device: owns its connection, points and read plan.
-pub struct DeviceReader {
+/// Polls one Modbus device: owns its link, points and read plan.
+pub struct DeviceReader<L = Transport> {
     device: Arc<str>,
     points: Vec<ModbusPoint>,
     plan: ReadPlan,
-    transport: Transport,
+    link: L,
     keep_raw: bool,
 }
 
-impl DeviceReader {
-    /// A reader for a compiled device; nothing is connected until the first read.
+impl DeviceReader<Transport> {
+    /// A reader for a compiled Modbus TCP device; nothing is connected until the first read.
     pub fn new(device: Arc<str>, cfg: &ModbusTcpDevice) -> Self {
-        let plan = plan(&cfg.points, &cfg.limits);
         let transport = Transport::new(device.clone(), cfg.address.clone(), cfg.unit, cfg.timeout);
-        DeviceReader { device, points: cfg.points.clone(), plan, transport, keep_raw: false }
+        DeviceReader::with_link(device, cfg.points.clone(), &cfg.limits, transport)
+    }
+
+    /// The connection, for identity and state.
+    pub fn transport(&self) -> &Transport {
+        &self.link
+    }
+}
+
+impl<L: ModbusLink> DeviceReader<L> {
+    /// A reader for `points` over any link; the plan is made here, once.
+    pub fn with_link(
+        device: Arc<str>,
+        points: Vec<ModbusPoint>,
+        limits: &ReadLimits,
+        link: L,
+    ) -> Self {
+        let plan = plan(&points, limits);
+        DeviceReader { device, points, plan, link, keep_raw: false }
     }
 
     /// Keep the raw registers beside each reading (for `probe`).
@@ -111,9 +130,9 @@ impl DeviceReader {
         &self.plan
     }
 
-    /// The connection, for identity and state.
-    pub fn transport(&self) -> &Transport {
-        &self.transport
+    /// The link, for identity, address and state.
+    pub fn link(&self) -> &L {
+        &self.link
     }
 
     /// Reads every point of plan group `group` once. Never fails: a point that could not be
@@ -125,7 +144,7 @@ impl DeviceReader {
             let (area, start, count) = (read.area, read.start, read.count);
             let started = Instant::now();
             stats.requests += 1;
-            let result = self.transport.read(area, start, count).await;
+            let result = self.link.read(area, start, count).await;
             let ts_ms = now_ms();
             match result {
                 Ok(raw) => {
@@ -160,7 +179,7 @@ impl DeviceReader {
             }
             r += 1;
         }
-        stats.connected = self.transport.is_connected();
+        stats.connected = self.link.is_connected();
         stats
     }
 
