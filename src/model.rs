@@ -49,6 +49,9 @@ pub enum BadReason {
     Malformed,
     /// The value decoded to NaN or an infinity.
     NotFinite,
+    /// An OPC UA server reported the value with a bad or uncertain StatusCode: its upper 16
+    /// bits (severity and sub-code, OPC UA Part 4 §7.39), e.g. `0x8034` BadNodeIdUnknown.
+    Status(u16),
 }
 
 impl BadReason {
@@ -65,7 +68,36 @@ impl BadReason {
             BadReason::Disconnected => "disconnected",
             BadReason::Malformed => "malformed",
             BadReason::NotFinite => "not_finite",
+            BadReason::Status(code) => status_name(*code),
         }
+    }
+}
+
+/// Stable names for the OPC UA status codes an integrator meets on a value; any other code
+/// is named by its severity.
+fn status_name(code: u16) -> &'static str {
+    match code {
+        0x8034 => "opcua_node_id_unknown",
+        0x8033 => "opcua_node_id_invalid",
+        0x803A => "opcua_not_readable",
+        0x801F => "opcua_user_access_denied",
+        0x8035 => "opcua_attribute_id_invalid",
+        0x8031 => "opcua_no_communication",
+        0x8032 => "opcua_waiting_for_initial_data",
+        0x808A => "opcua_out_of_service",
+        0x808B => "opcua_device_failure",
+        0x808C => "opcua_sensor_failure",
+        0x8005 => "opcua_communication_error",
+        0x800A => "opcua_timeout",
+        0x8002 => "opcua_internal_error",
+        0x8074 => "opcua_type_mismatch",
+        0x408F => "opcua_uncertain_last_usable_value",
+        0x4090 => "opcua_uncertain_substitute_value",
+        0x4091 => "opcua_uncertain_initial_value",
+        0x4092 => "opcua_uncertain_sensor_not_accurate",
+        0x4093 => "opcua_uncertain_engineering_units_exceeded",
+        c if c & 0xC000 == 0x4000 => "opcua_uncertain",
+        _ => "opcua_bad",
     }
 }
 

@@ -16,10 +16,11 @@
 //! ```text
 //! payload := version:u8 (=1)  device:str  ts_ms:varint  count:varint  sample*count
 //! sample  := point:str  dts:zigzag(sample.ts_ms − batch.ts_ms, wrapping)  tag:u8
-//!            [code:u8 if quality is Exception]  [value by kind]
+//!            [code:u8 if quality is Exception]  [status:u16 LE if quality is Status]
+//!            [value by kind]
 //! tag     := quality << 4 | kind
 //! quality := 0 good · 1 timeout · 2 exception(code follows) · 3 disconnected
-//!            · 4 malformed · 5 not_finite
+//!            · 4 malformed · 5 not_finite · 6 status (OPC UA StatusCode, upper 16 bits)
 //! kind    := 0 no value · 1 false · 2 true · 3 Int zigzag varint · 4 UInt varint
 //!            · 5 Float f64 bits, 8 bytes little-endian · 6 Text str
 //! ```
@@ -41,6 +42,9 @@ const Q_EXCEPTION: u8 = 2;
 const Q_DISCONNECTED: u8 = 3;
 const Q_MALFORMED: u8 = 4;
 const Q_NOT_FINITE: u8 = 5;
+/// Added with the OPC UA source: an additive code, so every journal written before decodes
+/// unchanged (a build older than it cannot read samples carrying it).
+const Q_STATUS: u8 = 6;
 
 const K_NONE: u8 = 0;
 const K_FALSE: u8 = 1;
@@ -59,13 +63,14 @@ pub(crate) fn encode(batch: &Batch, out: &mut Vec<u8>) {
     for sample in &batch.samples {
         put_str(out, &sample.point);
         put_varint(out, zigzag(sample.ts_ms.wrapping_sub(batch.ts_ms) as i64));
-        let (quality, code) = match sample.quality {
-            Quality::Good => (Q_GOOD, None),
-            Quality::Bad(BadReason::Timeout) => (Q_TIMEOUT, None),
-            Quality::Bad(BadReason::Exception(code)) => (Q_EXCEPTION, Some(code)),
-            Quality::Bad(BadReason::Disconnected) => (Q_DISCONNECTED, None),
-            Quality::Bad(BadReason::Malformed) => (Q_MALFORMED, None),
-            Quality::Bad(BadReason::NotFinite) => (Q_NOT_FINITE, None),
+        let (quality, code, status) = match sample.quality {
+            Quality::Good => (Q_GOOD, None, None),
+            Quality::Bad(BadReason::Timeout) => (Q_TIMEOUT, None, None),
+            Quality::Bad(BadReason::Exception(code)) => (Q_EXCEPTION, Some(code), None),
+            Quality::Bad(BadReason::Disconnected) => (Q_DISCONNECTED, None, None),
+            Quality::Bad(BadReason::Malformed) => (Q_MALFORMED, None, None),
+            Quality::Bad(BadReason::NotFinite) => (Q_NOT_FINITE, None, None),
+            Quality::Bad(BadReason::Status(s)) => (Q_STATUS, None, Some(s)),
         };
         let kind = match &sample.value {
             None => K_NONE,
@@ -79,6 +84,9 @@ pub(crate) fn encode(batch: &Batch, out: &mut Vec<u8>) {
         out.push(quality << 4 | kind);
         if let Some(code) = code {
             out.push(code);
+        }
+        if let Some(status) = status {
+            out.extend_from_slice(&status.to_le_bytes());
         }
         match &sample.value {
             None | Some(Value::Bool(_)) => {}
@@ -115,6 +123,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Batch, CodecError> {
             Q_DISCONNECTED => Quality::Bad(BadReason::Disconnected),
             Q_MALFORMED => Quality::Bad(BadReason::Malformed),
             Q_NOT_FINITE => Quality::Bad(BadReason::NotFinite),
+            Q_STATUS => Quality::Bad(BadReason::Status(u16::from_le_bytes(r.array()?))),
             _ => return Err(CodecError::Tag { tag, offset: tag_at }),
         };
         let value = match tag & 0x0f {
@@ -243,6 +252,7 @@ pub(crate) mod tests {
             sample("disconnected", t, None, Quality::Bad(BadReason::Disconnected)),
             sample("malformed", t, None, Quality::Bad(BadReason::Malformed)),
             sample("not_finite", t, None, Quality::Bad(BadReason::NotFinite)),
+            sample("status", t, None, Quality::Bad(BadReason::Status(0x8034))),
             // Outside the model's rule, still stored as given.
             sample("bad_with_value", t, Some(Value::UInt(7)), Quality::Bad(BadReason::Timeout)),
             sample("good_without_value", t, None, Quality::Good),
@@ -352,8 +362,8 @@ pub(crate) mod tests {
             ("string longer than payload", vec![1, 9, b'a'], CodecError::Truncated(2)),
             (
                 "unknown quality",
-                vec![1, 0, 0, 1, 1, b'p', 0, 0x60],
-                CodecError::Tag { tag: 0x60, offset: 7 },
+                vec![1, 0, 0, 1, 1, b'p', 0, 0x70],
+                CodecError::Tag { tag: 0x70, offset: 7 },
             ),
             (
                 "unknown kind",
