@@ -10,6 +10,7 @@
 //! `configs/example.toml` documents every key.
 
 pub mod error;
+pub mod evidence;
 pub mod load;
 mod modbus;
 pub mod schema;

@@ -26,6 +26,14 @@ pub struct FileConfig {
     /// The device map.
     #[serde(default)]
     pub devices: Vec<DeviceSection>,
+    /// Usage evidence. Without the section, evidence is on exactly when the key file exists at
+    /// its default place; with it, a missing key stops `run`.
+    #[serde(default)]
+    pub evidence: Option<EvidenceSection>,
+    /// Production devices the factory declares but edgeproof does not poll (they count in the
+    /// declared inventory of the evidence log, not in the polled devices).
+    #[serde(default)]
+    pub inventory: Vec<InventorySection>,
 }
 
 /// `[gateway]`.
@@ -40,6 +48,9 @@ pub struct GatewaySection {
     pub project: String,
     /// Where the journal and keys live. Default `/var/lib/edgeproof`.
     pub data_dir: Option<String>,
+    /// How many production devices the factory has in total (networked or not): the
+    /// denominator of 设备联网率 in the evidence report.
+    pub production_devices: Option<i64>,
 }
 
 /// `[mqtt]`.
@@ -115,6 +126,12 @@ pub struct DeviceSection {
     /// The device's points.
     #[serde(default)]
     pub points: Vec<PointSection>,
+    /// Scene tag for the evidence log: 生产管控, 设备管理, 能耗管理, 质量管理, 安全生产, ….
+    pub scene: Option<String>,
+    /// Nameplate vendor, as declared for the evidence log.
+    pub vendor: Option<String>,
+    /// Nameplate model, as declared for the evidence log.
+    pub model: Option<String>,
 }
 
 /// One `[[devices.points]]` entry.
@@ -146,4 +163,36 @@ pub struct PointSection {
     pub poll: Option<String>,
     /// Minimum change that counts as a changed value.
     pub deadband: Option<f64>,
+}
+
+/// `[evidence]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceSection {
+    /// `false` turns evidence off. Default `true` when the section is present.
+    pub enabled: Option<bool>,
+    /// The Ed25519 signing key from `edgeproof keygen`. Default `<data_dir>/keys/evidence.key`.
+    pub key_file: Option<String>,
+    /// One `usage` record per interval, aligned to the wall clock. Default `5m`.
+    pub interval: Option<String>,
+    /// A signed checkpoint this often (and at every start and clean stop). Default `1h`.
+    pub checkpoint_interval: Option<String>,
+}
+
+/// One `[[inventory]]` entry: a production device declared but not polled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventorySection {
+    /// Unique among devices and inventory.
+    pub name: String,
+    /// How it is (or would be) connected, e.g. `modbus-rtu`, `opcua`, `none`. Default `none`.
+    pub protocol: Option<String>,
+    /// Its address, port or location, if any.
+    pub endpoint: Option<String>,
+    /// Nameplate vendor.
+    pub vendor: Option<String>,
+    /// Nameplate model.
+    pub model: Option<String>,
+    /// Scene tag: 生产管控, 设备管理, 能耗管理, 质量管理, 安全生产, ….
+    pub scene: Option<String>,
 }

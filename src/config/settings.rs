@@ -21,6 +21,10 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[[devices]]`, in file order.
     pub devices: Vec<Device>,
+    /// `[evidence]`.
+    pub evidence: EvidenceConfig,
+    /// The declared inventory: every `[[devices]]` entry, then every `[[inventory]]` entry.
+    pub inventory: Vec<DeclaredDevice>,
 }
 
 /// `[gateway]`.
@@ -34,6 +38,8 @@ pub struct Gateway {
     pub project: String,
     /// Journal and key directory.
     pub data_dir: PathBuf,
+    /// Production devices in the factory, networked or not (denominator of 设备联网率).
+    pub production_devices: Option<u32>,
 }
 
 /// MQTT protocol version.
@@ -141,4 +147,47 @@ pub struct ModbusTcpDevice {
     pub limits: ReadLimits,
     /// Compiled points, in file order.
     pub points: Vec<ModbusPoint>,
+}
+
+/// Whether the agent writes usage evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceMode {
+    /// No `[evidence]` section: on exactly when the key file exists.
+    Auto,
+    /// `[evidence]` present: a missing key stops `run`.
+    On,
+    /// `enabled = false`.
+    Off,
+}
+
+/// `[evidence]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceConfig {
+    /// On, off, or on when the key exists.
+    pub mode: EvidenceMode,
+    /// The Ed25519 signing key.
+    pub key_file: PathBuf,
+    /// Length of one `usage` interval (boundaries on the wall-clock grid of this length).
+    pub interval: Duration,
+    /// Time between periodic checkpoints.
+    pub checkpoint_interval: Duration,
+}
+
+/// One device of the declared inventory, as the `enroll` record lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredDevice {
+    /// Device name (unique among devices and inventory).
+    pub name: String,
+    /// `modbus-tcp`, … for polled devices; as declared (default `none`) for inventory.
+    pub protocol: String,
+    /// Address the device is reached at (`host:port`, …); empty when not declared.
+    pub endpoint: String,
+    /// Nameplate vendor.
+    pub vendor: Option<String>,
+    /// Nameplate model.
+    pub model: Option<String>,
+    /// Scene tag (生产管控, 能耗管理, …).
+    pub scene: Option<String>,
+    /// True for `[[devices]]` (polled by this gateway), false for `[[inventory]]`.
+    pub polled: bool,
 }

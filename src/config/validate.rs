@@ -43,7 +43,14 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<FieldError>> {
         enterprise: g.enterprise.clone(),
         project: g.project.clone(),
         data_dir: PathBuf::from(g.data_dir.as_deref().unwrap_or("/var/lib/edgeproof")),
+        production_devices: super::evidence::compile_production_devices(
+            &mut errs,
+            g.production_devices,
+        ),
     };
+    let evidence =
+        super::evidence::compile_evidence(&mut errs, file.evidence.as_ref(), &gateway.data_dir);
+    let inventory = super::evidence::compile_inventory(&mut errs, file);
 
     let mqtt = file.mqtt.as_ref().and_then(|m| compile_mqtt(&mut errs, m, &g.id));
     let journal = JournalConfig {
@@ -83,7 +90,15 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<FieldError>> {
     }
 
     if errs.0.is_empty() {
-        Ok(Config { gateway, mqtt, journal, metrics: MetricsConfig { listen }, devices })
+        Ok(Config {
+            gateway,
+            mqtt,
+            journal,
+            metrics: MetricsConfig { listen },
+            devices,
+            evidence,
+            inventory,
+        })
     } else {
         Err(errs.0)
     }
