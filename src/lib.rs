@@ -13,12 +13,14 @@
 //! - [`publish`]: northbound MQTT publishing of journal entries, released only on PUBACK;
 //! - [`metrics`]: the Prometheus registry every stage feeds;
 //! - [`http`]: `/metrics` and `/healthz` for monitoring;
+//! - [`evidence`]: the signed, hash-chained, Merkle-checkpointed usage log and its verifier;
 //! - [`model`]: the types every stage shares.
 
 #![deny(missing_docs)]
 
 pub mod agent;
 pub mod config;
+pub mod evidence;
 pub mod http;
 pub mod journal;
 pub mod metrics;
