@@ -5,6 +5,8 @@
 //! - [`Metrics`] (in `registry.rs`): owns the registry and the handles, renders the text;
 //! - [`DeviceMetrics`] / [`PollCycle`] (in `device.rs`): what the poll scheduler pushes, one
 //!   call per event, which counts and logs together;
+//! - [`BusMetrics`] (in `bus.rs`): what an RTU bus task pushes — requests, bad frames per
+//!   bus and per unit, bytes discarded while resynchronising;
 //! - `scrape.rs`: stages that keep their own atomics (the journal's
 //!   [`crate::journal::JournalCounters`], the publisher's
 //!   [`crate::publish::counters::PublishCounters`]) are read when scraped, so those stages
@@ -13,6 +15,7 @@
 //! Labels are bounded: device names from the config and small fixed sets (`kind`, `quality`,
 //! Modbus exception `code`), never values or error messages.
 
+mod bus;
 mod device;
 pub mod names;
 mod registry;
@@ -20,5 +23,6 @@ mod scrape;
 #[cfg(test)]
 mod tests;
 
+pub use bus::BusMetrics;
 pub use device::{DeviceMetrics, PollCycle};
 pub use registry::Metrics;

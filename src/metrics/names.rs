@@ -60,6 +60,19 @@ pub const KIND_MALFORMED: &str = "malformed";
 /// Every `kind` value, so all series exist (at 0) from the start.
 pub const ERROR_KINDS: [&str; 4] = [KIND_TIMEOUT, KIND_EXCEPTION, KIND_CONNECTION, KIND_MALFORMED];
 
+/// Label: an RTU bus — the serial port path or the RTU-over-TCP `host:port` from the config.
+pub const BUS: &str = "bus";
+
+/// `kind` value of a frame error: the CRC did not match.
+pub const FRAME_CRC: &str = "crc";
+/// `kind` value of a frame error: bytes that cannot be the answer (wrong unit, function or
+/// byte count; a line that never fell silent).
+pub const FRAME_GARBAGE: &str = "garbage";
+/// `kind` value of a frame error: the answer stopped short.
+pub const FRAME_TRUNCATED: &str = "truncated";
+/// Every frame-error `kind`, so all series exist (at 0) from the start.
+pub const FRAME_ERROR_KINDS: [&str; 3] = [FRAME_CRC, FRAME_GARBAGE, FRAME_TRUNCATED];
+
 /// `quality` value for good samples.
 pub const QUALITY_GOOD: &str = "good";
 /// `quality` value for bad samples.
@@ -133,6 +146,38 @@ pub const DEVICE_CONNECTED: MetricDef = def(
     Kind::Gauge,
     &[DEVICE],
     "1 while the connection to the device is open, else 0.",
+);
+
+// ---- RTU buses (pushed by the bus tasks) ----
+
+/// Requests written to an RTU bus.
+pub const BUS_REQUESTS: MetricDef = def(
+    "edgeproof_bus_requests_total",
+    Kind::Counter,
+    &[BUS],
+    "Requests written to an RTU bus (serial port or RTU-over-TCP), retries included.",
+);
+/// Bad frames seen on an RTU bus, by kind.
+pub const BUS_FRAME_ERRORS: MetricDef = def(
+    "edgeproof_bus_frame_errors_total",
+    Kind::Counter,
+    &[BUS, KIND],
+    "Unusable frames on an RTU bus, by kind: crc, garbage, truncated.",
+);
+/// Bytes thrown away while resynchronising a bus.
+pub const BUS_DISCARDED_BYTES: MetricDef = def(
+    "edgeproof_bus_discarded_bytes_total",
+    Kind::Counter,
+    &[BUS],
+    "Bytes read from an RTU bus that belonged to no answer (noise, late or excess bytes), \
+     discarded while waiting for silence.",
+);
+/// Bad frames per unit, by kind.
+pub const DEVICE_FRAME_ERRORS: MetricDef = def(
+    "edgeproof_device_frame_errors_total",
+    Kind::Counter,
+    &[DEVICE, KIND],
+    "Unusable answers from an RTU device, by kind: crc, garbage, truncated.",
 );
 
 // ---- journal (read from JournalCounters at scrape time) ----
@@ -321,6 +366,10 @@ pub const ALL: &[MetricDef] = &[
     DEVICE_MODBUS_EXCEPTIONS,
     DEVICE_OVERRUNS,
     DEVICE_CONNECTED,
+    BUS_REQUESTS,
+    BUS_FRAME_ERRORS,
+    BUS_DISCARDED_BYTES,
+    DEVICE_FRAME_ERRORS,
     JOURNAL_ENTRIES,
     JOURNAL_SAMPLES,
     JOURNAL_BYTES,

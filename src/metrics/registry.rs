@@ -6,6 +6,7 @@ use std::sync::Arc;
 use prometheus::{IntGaugeVec, Opts, Registry, TextEncoder};
 use tracing::error;
 
+use super::bus::{BusFamilies, BusMetrics};
 use super::device::{DeviceFamilies, DeviceMetrics, PollCycle};
 use super::names;
 use super::scrape::{lock, Attached, ScrapeCollector};
@@ -22,6 +23,7 @@ pub struct Metrics {
 struct Inner {
     registry: Registry,
     devices: DeviceFamilies,
+    buses: BusFamilies,
     attached: Arc<Attached>,
 }
 
@@ -60,9 +62,10 @@ impl Metrics {
         registry.register(Box::new(build.clone()))?;
         build.with_label_values(&[env!("CARGO_PKG_VERSION"), GIT_COMMIT]).set(1);
         let devices = DeviceFamilies::register(&registry)?;
+        let buses = BusFamilies::register(&registry)?;
         let attached = Arc::new(Attached::default());
         registry.register(Box::new(ScrapeCollector::new(attached.clone())?))?;
-        Ok(Self { inner: Arc::new(Inner { registry, devices, attached }) })
+        Ok(Self { inner: Arc::new(Inner { registry, devices, buses, attached }) })
     }
 
     /// The handles for the device named `device` (a config name: labels stay bounded). Call
@@ -86,6 +89,12 @@ impl Metrics {
     /// [`DeviceMetrics::set_connected`].
     pub fn device_connected(&self, device: &str, connected: bool) {
         self.device(device).set_connected(connected);
+    }
+
+    /// The handles for the RTU bus named `bus` (a port path or `host:port` from the config);
+    /// all its series then exist at 0.
+    pub fn bus(&self, bus: &str) -> BusMetrics {
+        self.inner.buses.bus(bus)
     }
 
     /// Exports the journal's counters from now on (replacing any attached before, e.g. after

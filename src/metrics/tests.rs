@@ -59,6 +59,12 @@ fn fed() -> Metrics {
     );
     m.overrun("press-1", 2);
     m.device_connected("press-1", true);
+    let bus = m.bus("/dev/ttyS1");
+    bus.request();
+    bus.request();
+    bus.frame_error(Some("meter-3"), names::FRAME_CRC);
+    bus.frame_error(None, names::FRAME_GARBAGE);
+    bus.discarded(7);
     m
 }
 
@@ -320,4 +326,37 @@ fn oldest_entry_age() {
     for (case, oldest, now, want) in cases {
         assert_eq!(oldest_age_seconds(oldest, now), want, "{case}");
     }
+}
+
+#[test]
+fn bus_frame_errors_are_counted_per_bus_and_per_unit() {
+    let text = fed().render();
+    let cases: &[(&str, &str, f64)] = &[
+        ("requests", r#"edgeproof_bus_requests_total{bus="/dev/ttyS1"}"#, 2.0),
+        ("crc on the bus", r#"edgeproof_bus_frame_errors_total{bus="/dev/ttyS1",kind="crc"}"#, 1.0),
+        (
+            "garbage nobody sent still counts for the bus",
+            r#"edgeproof_bus_frame_errors_total{bus="/dev/ttyS1",kind="garbage"}"#,
+            1.0,
+        ),
+        (
+            "every kind exists at 0",
+            r#"edgeproof_bus_frame_errors_total{bus="/dev/ttyS1",kind="truncated"}"#,
+            0.0,
+        ),
+        (
+            "crc for the unit",
+            r#"edgeproof_device_frame_errors_total{device="meter-3",kind="crc"}"#,
+            1.0,
+        ),
+        ("discarded bytes", r#"edgeproof_bus_discarded_bytes_total{bus="/dev/ttyS1"}"#, 7.0),
+    ];
+    for (name, series, want) in cases {
+        assert_eq!(value(&text, series), Some(*want), "{name}: {series}\n{text}");
+    }
+    assert_eq!(
+        value(&text, r#"edgeproof_device_frame_errors_total{device="meter-3",kind="garbage"}"#),
+        None,
+        "garbage not from a unit is not put on one"
+    );
 }
