@@ -149,6 +149,93 @@ pub struct ModbusTcpDevice {
     pub points: Vec<ModbusPoint>,
 }
 
+/// A Modbus RTU device: one unit on a serial bus (`modbus-rtu`), or behind a serial-to-Ethernet
+/// converter that passes RTU frames through a TCP connection (`modbus-rtu-over-tcp`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModbusRtuDevice {
+    /// The bus the unit hangs on. Devices naming the same bus share one bus task.
+    pub bus: RtuBus,
+    /// Unit id, 1..=247.
+    pub unit: u8,
+    /// Default poll interval.
+    pub poll: Duration,
+    /// Response timeout (also the connect timeout of an RTU-over-TCP bus).
+    pub timeout: Duration,
+    /// Silence the bus keeps before each request to this unit, when longer than the
+    /// 3.5-character inter-frame gap.
+    pub turnaround: Duration,
+    /// Merge rules.
+    pub limits: ReadLimits,
+    /// Compiled points, in file order.
+    pub points: Vec<ModbusPoint>,
+}
+
+/// Where an RTU bus is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RtuBus {
+    /// `modbus-rtu`: a serial port and its line settings.
+    Serial(SerialLine),
+    /// `modbus-rtu-over-tcp`: `host:port` of the converter, resolved at each connect.
+    Tcp(String),
+}
+
+impl RtuBus {
+    /// The bus's identity: the port path or `host:port`. Devices with the same name share a
+    /// bus; it is also the `bus` metric label.
+    pub fn name(&self) -> &str {
+        match self {
+            RtuBus::Serial(line) => &line.port,
+            RtuBus::Tcp(address) => address,
+        }
+    }
+
+    /// Config spelling of the protocol.
+    pub fn protocol_name(&self) -> &'static str {
+        match self {
+            RtuBus::Serial(_) => "modbus-rtu",
+            RtuBus::Tcp(_) => "modbus-rtu-over-tcp",
+        }
+    }
+}
+
+/// A serial port and its character format.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SerialLine {
+    /// Device path, e.g. `/dev/ttyS1`, `/dev/ttyUSB0`.
+    pub port: String,
+    /// Bits per second.
+    pub baud: u32,
+    /// Parity bit.
+    pub parity: Parity,
+    /// 7 or 8.
+    pub data_bits: u8,
+    /// 1 or 2.
+    pub stop_bits: u8,
+}
+
+impl std::fmt::Display for SerialLine {
+    /// `9600 8E1`: baud, then data bits, parity and stop bits as serial settings are written.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parity = match self.parity {
+            Parity::None => 'N',
+            Parity::Even => 'E',
+            Parity::Odd => 'O',
+        };
+        write!(f, "{} {}{parity}{}", self.baud, self.data_bits, self.stop_bits)
+    }
+}
+
+/// Serial parity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Parity {
+    /// No parity bit.
+    None,
+    /// Even parity (the Modbus default, Modbus over Serial Line §2.5.1).
+    Even,
+    /// Odd parity.
+    Odd,
+}
+
 /// Whether the agent writes usage evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvidenceMode {

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::modbus::reader::{CycleStats, DeviceReader};
+use super::modbus::rtu::BusEvent;
 use super::modbus::ModbusLink;
 use super::sink::BatchSink;
 use crate::model::{now_ms, Batch};
@@ -24,6 +25,11 @@ pub trait PollObserver: Send + Sync + 'static {
     fn cycle(&self, device: &str, stats: &CycleStats, elapsed: Duration);
     /// `n` ticks of a device were skipped because a cycle overran.
     fn overrun(&self, device: &str, n: u64);
+    /// Something happened on the RTU bus named `bus` (a request, a bad frame, discarded
+    /// bytes). Ignored unless the observer cares about buses.
+    fn bus(&self, bus: &str, event: &BusEvent<'_>) {
+        let _ = (bus, event);
+    }
 }
 
 /// An observer that does nothing.

@@ -8,6 +8,7 @@ pub mod link;
 pub mod plan;
 pub mod point;
 pub mod reader;
+pub mod rtu;
 pub mod transport;
 
 pub use decode::{decode_bit, decode_registers, DecodeError, Decoded};

@@ -366,15 +366,7 @@ impl Transport {
     }
 
     fn check_request(&self, area: Area, start: u16, count: u16) -> Result<(), TransportError> {
-        let max = if area.is_bits() { MAX_BITS } else { MAX_REGISTERS };
-        let detail = if count == 0 || count > max {
-            format!("{} read of {count} at {start}: count must be 1..={max}", area.as_str())
-        } else if u32::from(start) + u32::from(count) > 65536 {
-            format!("{} read of {count} at {start}: runs past address 65535", area.as_str())
-        } else {
-            return Ok(());
-        };
-        Err(TransportError::InvalidRequest {
+        check_request(area, start, count).map_err(|detail| TransportError::InvalidRequest {
             device: self.device.clone(),
             address: self.address.clone(),
             detail,
@@ -551,6 +543,19 @@ impl Transport {
     }
 }
 
+/// Checks a read against the protocol limits before anything is sent: what is wrong, if
+/// anything. Shared by every Modbus link.
+pub(super) fn check_request(area: Area, start: u16, count: u16) -> Result<(), String> {
+    let max = if area.is_bits() { MAX_BITS } else { MAX_REGISTERS };
+    if count == 0 || count > max {
+        Err(format!("{} read of {count} at {start}: count must be 1..={max}", area.as_str()))
+    } else if u32::from(start) + u32::from(count) > 65536 {
+        Err(format!("{} read of {count} at {start}: runs past address 65535", area.as_str()))
+    } else {
+        Ok(())
+    }
+}
+
 /// Split tokio-modbus transport errors into "the bytes made no sense" and "the socket failed".
 fn classify_io(e: io::Error) -> Failure {
     match e.kind() {
@@ -576,13 +581,14 @@ fn failure_reason(failure: &Failure) -> String {
     }
 }
 
-fn jittered_backoff(failures: u32) -> Duration {
+/// [`backoff_delay`] with a random point in the range (full jitter).
+pub(super) fn jittered_backoff(failures: u32) -> Duration {
     backoff_delay(failures, fastrand::f64())
 }
 
 /// Full-jitter backoff: uniform in `0..=min(cap, base * 2^(failures-1))`. `unit` is a
 /// random number in `[0, 1)`.
-fn backoff_delay(failures: u32, unit: f64) -> Duration {
+pub(super) fn backoff_delay(failures: u32, unit: f64) -> Duration {
     let exp = failures.saturating_sub(1).min(16);
     let ceiling = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_CAP);
     ceiling.mul_f64(unit.clamp(0.0, 1.0))
