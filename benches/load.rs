@@ -240,7 +240,7 @@ async fn poll_scenario(devices: usize, points: u16, secs: u64) {
 async fn drain_scenario(samples: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_broker, port) = mosquitto(dir.path());
-    let path = dir.path().join("journal.db");
+    let path = dir.path().join(edgeproof::journal::JOURNAL_FILE_NAME);
     let per_batch = 10u64;
     {
         let (mut journal, _) =

@@ -49,8 +49,11 @@ async fn demo_without_a_broker_says_so_keeps_journaling_and_exits_0_after_durati
     assert!(stdout.contains("stopped cleanly"), "{}", describe(&out));
 
     // Everything polled is still in the journal, waiting for a broker.
-    let (_, report) = Journal::open(dir.path().join("journal.db"), JournalOptions::default())
-        .unwrap_or_else(|e| panic!("journal in the data dir: {e}\n{}", describe(&out)));
+    let (_, report) = Journal::open(
+        dir.path().join(edgeproof::journal::JOURNAL_FILE_NAME),
+        JournalOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("journal in the data dir: {e}\n{}", describe(&out)));
     assert!(report.resumed_entries >= 3, "journaled without a broker: {report:?}");
 }
 

@@ -78,7 +78,7 @@ pub struct RunningAgent {
 
 /// The journal file inside the data directory.
 pub fn journal_path(cfg: &Config) -> PathBuf {
-    cfg.gateway.data_dir.join("journal.db")
+    cfg.gateway.data_dir.join(crate::journal::JOURNAL_FILE_NAME)
 }
 
 /// Starts every stage. Returns once polling has begun.
