@@ -4,6 +4,7 @@
 
 mod support;
 
+mod cli_check;
 mod demo;
 mod journal_bound;
 mod metrics_endpoint;
