@@ -59,11 +59,12 @@ impl Default for HandleOptions {
     }
 }
 
-type Reply<T> = oneshot::Sender<Result<T, JournalError>>;
+pub(super) type Reply<T> = oneshot::Sender<Result<T, JournalError>>;
 
 /// What the writer thread is asked to do, in arrival order.
-enum Request {
+pub(super) enum Request {
     Batch(Batch),
+    Evidence(super::evidence_handle::EvidenceRequest),
     Read { after: Option<u64>, limit: usize, reply: Reply<Vec<StoredBatch>> },
     Ack { seqs: Vec<u64>, reply: Reply<usize> },
     Stats { reply: Reply<JournalStats> },
@@ -209,7 +210,10 @@ impl JournalHandle {
         Ok((JournalHandle { requests, committed, counters }, sender, thread))
     }
 
-    async fn call<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, JournalError> {
+    pub(super) async fn call<T>(
+        &self,
+        request: impl FnOnce(Reply<T>) -> Request,
+    ) -> Result<T, JournalError> {
         let (reply, answer) = oneshot::channel();
         self.requests.send(request(reply)).map_err(|_| JournalError::Closed)?;
         answer.await.map_err(|_| JournalError::Closed)?
@@ -341,6 +345,7 @@ impl Writer {
             Request::Stats { reply } => {
                 let _ = reply.send(self.journal.stats());
             }
+            Request::Evidence(request) => request.run(&mut self.journal),
             Request::Flush { reply } => {
                 let _ = reply.send(self.flush());
             }

@@ -100,6 +100,7 @@ mod codec;
 mod counters;
 mod error;
 mod evidence;
+mod evidence_handle;
 mod handle;
 mod recovery;
 mod schema;
