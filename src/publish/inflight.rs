@@ -34,6 +34,10 @@ pub enum Tag {
     Data(u64),
     /// A retained status message; occupies a place in the FIFO like any other publish.
     Status(Presence),
+    /// An evidence record with this evidence seq (its own numbering, not the journal's).
+    Evidence(u64),
+    /// A retained checkpoint of this tree size.
+    Checkpoint(u64),
 }
 
 /// The outcome of a PUBACK.
@@ -43,6 +47,10 @@ pub enum Released {
     Data(u64),
     /// A status message was acknowledged.
     Status(Presence),
+    /// The evidence record with this seq is now acknowledged by the broker.
+    Evidence(u64),
+    /// The checkpoint of this tree size was acknowledged.
+    Checkpoint(u64),
     /// No publish on this connection holds that packet id; nothing is released.
     Unknown,
 }
@@ -79,6 +87,7 @@ pub struct Inflight {
     queued: VecDeque<Tag>,
     sent: HashMap<u16, Tag>,
     data: usize,
+    evidence: usize,
 }
 
 impl Inflight {
@@ -89,8 +98,10 @@ impl Inflight {
 
     /// A publish carrying `tag` was handed to the client (`try_publish` returned `Ok`).
     pub fn queue(&mut self, tag: Tag) {
-        if matches!(tag, Tag::Data(_)) {
-            self.data += 1;
+        match tag {
+            Tag::Data(_) => self.data += 1,
+            Tag::Evidence(_) => self.evidence += 1,
+            Tag::Status(_) | Tag::Checkpoint(_) => {}
         }
         self.queued.push_back(tag);
     }
@@ -121,6 +132,11 @@ impl Inflight {
                 Released::Data(seq)
             }
             Some(Tag::Status(p)) => Released::Status(p),
+            Some(Tag::Evidence(seq)) => {
+                self.evidence -= 1;
+                Released::Evidence(seq)
+            }
+            Some(Tag::Checkpoint(size)) => Released::Checkpoint(size),
             None => Released::Unknown,
         }
     }
@@ -140,14 +156,20 @@ impl Inflight {
         self.data
     }
 
+    /// Evidence records handed to the client and not acknowledged.
+    pub fn evidence_len(&self) -> usize {
+        self.evidence
+    }
+
     /// True while the given status message waits for its PUBACK.
     pub fn status_pending(&self, presence: Presence) -> bool {
         let tag = Tag::Status(presence);
         self.queued.contains(&tag) || self.sent.values().any(|t| *t == tag)
     }
 
-    /// The connection is gone: forget every mapping. Returns the seqs that were in flight
-    /// (in no particular order); they stay in the journal and are read again.
+    /// The connection is gone: forget every mapping. Returns the data seqs that were in
+    /// flight (in no particular order); they stay in the journal and are read again (so do
+    /// unacknowledged evidence records, which are not returned).
     pub fn reset(&mut self) -> Vec<u64> {
         let unacked = self
             .queued
@@ -155,10 +177,11 @@ impl Inflight {
             .chain(self.sent.drain().map(|(_, t)| t))
             .filter_map(|t| match t {
                 Tag::Data(seq) => Some(seq),
-                Tag::Status(_) => None,
+                Tag::Status(_) | Tag::Evidence(_) | Tag::Checkpoint(_) => None,
             })
             .collect();
         self.data = 0;
+        self.evidence = 0;
         unacked
     }
 }
@@ -386,6 +409,28 @@ mod tests {
         assert!(!s.status_pending(Online));
         assert_eq!(s.on_puback(2), Released::Data(1));
         assert_eq!((s.len(), s.data_len()), (1, 1));
+    }
+
+    #[test]
+    fn evidence_and_checkpoints_share_the_fifo_and_are_released_as_themselves() {
+        use Released as R;
+        let mut s = Inflight::new();
+        s.queue(Tag::Data(7));
+        s.queue(Tag::Evidence(0));
+        s.queue(Tag::Checkpoint(1));
+        s.queue(Tag::Evidence(1));
+        assert_eq!((s.len(), s.data_len(), s.evidence_len()), (4, 1, 2));
+        for pkid in 1..=4 {
+            s.on_sent(pkid).unwrap();
+        }
+        let got: Vec<Released> = [4, 2, 3, 1].into_iter().map(|p| s.on_puback(p)).collect();
+        assert_eq!(got, vec![R::Evidence(1), R::Evidence(0), R::Checkpoint(1), R::Data(7)]);
+        assert_eq!((s.len(), s.data_len(), s.evidence_len()), (0, 0, 0));
+
+        s.queue(Tag::Evidence(2));
+        s.queue(Tag::Data(8));
+        assert_eq!(s.reset(), vec![8], "reset returns data seqs only");
+        assert_eq!(s.evidence_len(), 0);
     }
 
     #[test]

@@ -117,16 +117,30 @@
 //! packet id 0 — [`inflight::CorrelationError`] ends the connection instead of guessing; the
 //! entries are re-sent. A PUBACK for an id with nothing filed releases nothing and is logged.
 //!
+//! # Evidence
+//!
+//! With [`Publisher::with_evidence`], each connection also drains a second backlog: the stored
+//! evidence records go to `<prefix>/evidence` (QoS 1, in seq order, ahead of data in the shared
+//! window) and the latest signed checkpoint to `<prefix>/checkpoint` (QoS 1, retained) after
+//! every connect and every new checkpoint ([`evidence`], `session/evidence.rs`). They are
+//! queued as [`inflight::Tag::Evidence`] and [`inflight::Tag::Checkpoint`] in the same FIFO, so
+//! the argument above holds for them word for word: a record is marked acknowledged in its
+//! store only by `Released::Evidence(seq)` from the PUBACK of its own PUBLISH, and every
+//! record not acknowledged when a connection ends is read again on the next. On shutdown the
+//! publisher looks once more for records (the recorder's `shutdown` record and final
+//! checkpoint are written just before it is stopped) and waits for their PUBACKs within the
+//! same drain bound as data.
+//!
 //! # Not done yet
 //!
-//! MQTT 5 (`protocol = "v5"`) is rejected at start with a clear error. Evidence records and
-//! checkpoints (`…/evidence`, `…/checkpoint`) are published by their own module.
+//! MQTT 5 (`protocol = "v5"`) is rejected at start with a clear error.
 
 pub mod backlog;
 pub mod backoff;
 pub mod counters;
 pub mod diagnose;
 pub mod error;
+pub mod evidence;
 pub mod inflight;
 mod journal_backlog;
 pub mod link;
@@ -142,4 +156,5 @@ mod broker_tests;
 pub use backlog::{Backlog, BacklogEntry, MemoryBacklog};
 pub use counters::{PublishCounters, PublishSnapshot};
 pub use error::PublishError;
+pub use evidence::{CheckpointNote, EvidenceEntry, EvidenceFeed, MemoryEvidence};
 pub use publisher::{run, Publisher, DEFAULT_DRAIN_TIMEOUT};

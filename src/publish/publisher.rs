@@ -13,6 +13,7 @@ use super::backoff::{Backoff, MAX_DELAY};
 use super::counters::PublishCounters;
 use super::diagnose::BrokerContext;
 use super::error::PublishError;
+use super::evidence::EvidenceFeed;
 use super::link::{emit, LinkEvent, LinkLog};
 use super::payload::Presence;
 use super::session::{run_session, SessionEnd, ACK_TIMEOUT};
@@ -51,6 +52,7 @@ pub struct Publisher<B> {
     pub(super) max_inflight: usize,
     pub(super) drain_timeout: Duration,
     pub(super) ack_timeout: Duration,
+    pub(super) evidence: Option<Arc<dyn EvidenceFeed>>,
     backoff_base: Duration,
 }
 
@@ -106,6 +108,7 @@ impl<B: Backlog> Publisher<B> {
             max_inflight: usize::from(cfg.max_inflight.max(1)),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             ack_timeout: ACK_TIMEOUT,
+            evidence: None,
             backoff_base: BACKOFF_BASE,
         })
     }
@@ -114,6 +117,13 @@ impl<B: Backlog> Publisher<B> {
     /// `offline` status and disconnecting.
     pub fn with_drain_timeout(mut self, drain_timeout: Duration) -> Self {
         self.drain_timeout = drain_timeout;
+        self
+    }
+
+    /// Also publish the evidence records and checkpoints `feed` holds (see
+    /// [`super::evidence`]).
+    pub fn with_evidence(mut self, feed: Arc<dyn EvidenceFeed>) -> Self {
+        self.evidence = Some(feed);
         self
     }
 

@@ -17,6 +17,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
+mod evidence;
+
+use self::evidence::EvidenceLane;
 use super::backlog::{Backlog, BacklogEntry};
 use super::diagnose::describe;
 use super::inflight::{Inflight, Released, Tag};
@@ -25,7 +28,7 @@ use super::payload::{self, Presence};
 use super::publisher::Publisher;
 
 /// Entries read from the journal per call, at most.
-const READ_CHUNK: usize = 256;
+pub(super) const READ_CHUNK: usize = 256;
 
 /// Events handled before acks are flushed to the journal, at most.
 const ACK_BURST: usize = 256;
@@ -34,7 +37,7 @@ const ACK_BURST: usize = 256;
 const EVENT_BUFFER: usize = 256;
 
 /// Pause before reading again after the journal failed a read.
-const READ_RETRY: Duration = Duration::from_secs(1);
+pub(super) const READ_RETRY: Duration = Duration::from_secs(1);
 
 /// How often to look for new entries if the journal's commit watch is gone.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -119,6 +122,7 @@ pub(super) async fn run_session<B: Backlog>(
         live_from,
         disconnect_sent: false,
         last_progress: Instant::now(),
+        evidence: p.evidence.clone().map(EvidenceLane::new),
     };
     let ended = conn.run(cancel).await;
     conn.flush_acks().await;
@@ -210,6 +214,8 @@ struct Connection<'p, B> {
     disconnect_sent: bool,
     /// When a PUBACK last arrived, or the window last became non-empty.
     last_progress: Instant,
+    /// Evidence records and checkpoints, when the agent writes evidence.
+    evidence: Option<EvidenceLane>,
 }
 
 impl<B: Backlog> Connection<'_, B> {
@@ -219,6 +225,11 @@ impl<B: Backlog> Connection<'_, B> {
         }
         let mut stop: Option<Stop> = None;
         loop {
+            if stop.is_none() {
+                if let Err(reason) = self.fill_evidence().await {
+                    return Ended::Lost(reason);
+                }
+            }
             if stop.is_none() && !self.caught_up && self.read_retry_at.is_none() {
                 if let Err(reason) = self.fill().await {
                     return Ended::Lost(reason);
@@ -235,6 +246,19 @@ impl<B: Backlog> Connection<'_, B> {
             let ack_deadline =
                 (!self.inflight.is_empty()).then(|| self.last_progress + self.p.ack_timeout);
             let waiting_for_commit = stop.is_none() && self.caught_up && self.committed_open;
+            let lane = self.evidence.as_mut();
+            let (ev_wait, cp_wait, ev_retry) = match &lane {
+                Some(l) => (
+                    stop.is_none() && l.caught_up && l.appended_open,
+                    stop.is_none() && l.checkpoint_open,
+                    l.read_retry_at.filter(|_| stop.is_none()),
+                ),
+                None => (false, false, None),
+            };
+            let (appended, checkpoint) = match lane {
+                Some(l) => (Some(&mut l.appended), Some(&mut l.checkpoint)),
+                None => (None, None),
+            };
             tokio::select! {
                 biased;
                 _ = cancel.cancelled(), if stop.is_none() => {
@@ -245,6 +269,17 @@ impl<B: Backlog> Connection<'_, B> {
                         "stopping the MQTT publisher: waiting for outstanding PUBACKs"
                     );
                     stop = Some(Stop::Draining { until: Instant::now() + self.p.drain_timeout });
+                    // One last look for evidence: the recorder writes its `shutdown` record
+                    // and final checkpoint just before the publisher is stopped.
+                    if let Some(lane) = self.evidence.as_mut() {
+                        lane.caught_up = false;
+                        lane.read_retry_at = None;
+                        lane.on_checkpoint_changed();
+                    }
+                    if let Err(reason) = self.fill_evidence().await {
+                        tracing::debug!(reason, "connection ended while stopping");
+                        return Ended::Cancelled;
+                    }
                 }
                 event = self.events.recv() => {
                     let result = self.handle_burst(event);
@@ -269,6 +304,23 @@ impl<B: Backlog> Connection<'_, B> {
                 _ = sleep_opt(self.read_retry_at), if stop.is_none() => {
                     self.read_retry_at = None;
                 }
+                changed = changed_opt(appended), if ev_wait => {
+                    if let Some(lane) = self.evidence.as_mut() {
+                        lane.caught_up = false;
+                        lane.appended_open = changed.is_ok();
+                    }
+                }
+                changed = changed_opt(checkpoint), if cp_wait => {
+                    if let Some(lane) = self.evidence.as_mut() {
+                        lane.on_checkpoint_changed();
+                        lane.checkpoint_open = changed.is_ok();
+                    }
+                }
+                _ = sleep_opt(ev_retry) => {
+                    if let Some(lane) = self.evidence.as_mut() {
+                        lane.read_retry_at = None;
+                    }
+                }
                 _ = sleep_opt(deadline) => {}
                 _ = sleep_opt(ack_deadline) => {
                     let reason = format!(
@@ -291,11 +343,12 @@ impl<B: Backlog> Connection<'_, B> {
         loop {
             let now = Instant::now();
             stop = match stop {
-                Stop::Draining { until } if self.inflight.data_len() == 0 || now >= until => {
-                    if self.inflight.data_len() > 0 {
+                Stop::Draining { until } if !self.awaiting_acks() || now >= until => {
+                    if self.awaiting_acks() {
                         tracing::warn!(
                             broker = %self.p.broker.addr,
                             unacked = self.inflight.data_len(),
+                            unacked_evidence = self.inflight.evidence_len(),
                             "stopping before every PUBACK arrived; those messages stay in the \
                              journal and are sent again at the next start"
                         );
@@ -475,6 +528,17 @@ impl<B: Backlog> Connection<'_, B> {
                     Released::Status(presence) => {
                         tracing::debug!(status = presence.as_str(), "status message acknowledged");
                     }
+                    Released::Evidence(seq) => {
+                        if let Some(lane) = self.evidence.as_mut() {
+                            lane.pending_acks.push(seq);
+                        }
+                    }
+                    Released::Checkpoint(size) => {
+                        tracing::debug!(size, "checkpoint acknowledged");
+                        if let Some(lane) = self.evidence.as_mut() {
+                            lane.on_checkpoint_acked(size);
+                        }
+                    }
                     Released::Unknown => tracing::warn!(
                         broker = %self.p.broker.addr,
                         pkid = ack.pkid,
@@ -499,8 +563,16 @@ impl<B: Backlog> Connection<'_, B> {
         }
     }
 
-    /// Tells the journal which entries the broker acknowledged.
+    /// Data or evidence still waits for a PUBACK (what shutdown drains).
+    fn awaiting_acks(&self) -> bool {
+        self.inflight.data_len() > 0
+            || self.inflight.evidence_len() > 0
+            || self.evidence.as_ref().is_some_and(EvidenceLane::checkpoint_in_flight)
+    }
+
+    /// Tells the journal (and the evidence store) which entries the broker acknowledged.
     async fn flush_acks(&mut self) {
+        self.flush_evidence_acks().await;
         if self.pending_acks.is_empty() {
             return;
         }
@@ -517,6 +589,16 @@ impl<B: Backlog> Connection<'_, B> {
                 "the journal could not release acknowledged entries; they will be sent again"
             );
         }
+    }
+}
+
+/// `changed()` of a watch that may be absent (then never ready).
+async fn changed_opt<T>(
+    rx: Option<&mut watch::Receiver<T>>,
+) -> Result<(), watch::error::RecvError> {
+    match rx {
+        Some(rx) => rx.changed().await,
+        None => pending().await,
     }
 }
 

@@ -1,6 +1,6 @@
-//! MQTT topic names: the user-visible contract `<prefix>/data/<device>` and `<prefix>/status`
-//! (DESIGN.md, "Contracts users see"). Built once per publisher so the send path only
-//! concatenates.
+//! MQTT topic names: the user-visible contract `<prefix>/data/<device>`, `<prefix>/status`,
+//! `<prefix>/evidence` and `<prefix>/checkpoint` (DESIGN.md, "Contracts users see"). Built
+//! once per publisher so the send path only concatenates.
 
 /// The topics one gateway publishes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,13 +9,22 @@ pub struct Topics {
     data_prefix: String,
     /// `<prefix>/status`.
     status: String,
+    /// `<prefix>/evidence`.
+    evidence: String,
+    /// `<prefix>/checkpoint`.
+    checkpoint: String,
 }
 
 impl Topics {
     /// Topics under `prefix` (the compiled `mqtt.topic_prefix`, without a trailing `/`).
     pub fn new(prefix: &str) -> Self {
         let prefix = prefix.trim_end_matches('/');
-        Topics { data_prefix: format!("{prefix}/data/"), status: format!("{prefix}/status") }
+        Topics {
+            data_prefix: format!("{prefix}/data/"),
+            status: format!("{prefix}/status"),
+            evidence: format!("{prefix}/evidence"),
+            checkpoint: format!("{prefix}/checkpoint"),
+        }
     }
 
     /// `<prefix>/data/<device>`.
@@ -42,6 +51,16 @@ impl Topics {
     /// `<prefix>/status`: retained `online` / `offline`, also the Last Will topic.
     pub fn status(&self) -> &str {
         &self.status
+    }
+
+    /// `<prefix>/evidence`: signed evidence records, QoS 1, in seq order.
+    pub fn evidence(&self) -> &str {
+        &self.evidence
+    }
+
+    /// `<prefix>/checkpoint`: the latest signed checkpoint, retained.
+    pub fn checkpoint(&self) -> &str {
+        &self.checkpoint
     }
 }
 
@@ -72,6 +91,8 @@ mod tests {
             let t = Topics::new(prefix);
             assert_eq!(t.data(device), data, "{case}");
             assert_eq!(t.status(), status, "{case}");
+            assert_eq!(t.evidence(), status.replace("/status", "/evidence"), "{case}");
+            assert_eq!(t.checkpoint(), status.replace("/status", "/checkpoint"), "{case}");
         }
     }
 }
