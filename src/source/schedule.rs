@@ -15,12 +15,18 @@ use tracing::{debug, info};
 
 use super::modbus::reader::{CycleStats, DeviceReader};
 use super::modbus::rtu::BusEvent;
-use super::modbus::ModbusLink;
+use super::modbus::{DeviceIdentity, ModbusLink};
 use super::sink::BatchSink;
 use crate::model::{now_ms, Batch};
 
 /// Observes every cycle of every device (metrics, evidence). Cheap and non-blocking.
 pub trait PollObserver: Send + Sync + 'static {
+    /// What a Modbus device said about itself (FC 43/14, asked once per connection), seen
+    /// after each wake-up that read it. Ignored unless the observer cares (evidence does:
+    /// the device fingerprint).
+    fn identified(&self, device: &str, identity: &DeviceIdentity) {
+        let _ = (device, identity);
+    }
     /// One group of a device was read.
     fn cycle(&self, device: &str, stats: &CycleStats, elapsed: Duration);
     /// `n` ticks of a device were skipped because a cycle overran.
@@ -91,6 +97,9 @@ pub async fn run_device<L: ModbusLink>(
                 observer.overrun(&device, skipped);
             }
             *at = next;
+        }
+        if let Some(identity) = reader.link().identity() {
+            observer.identified(&device, identity);
         }
         if !readings.is_empty() {
             let samples = readings.drain(..).map(|r| r.sample).collect();
