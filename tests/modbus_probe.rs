@@ -30,7 +30,9 @@ pub fn write_config(dir: &Path, addr: SocketAddr, fixture: &Fixture) -> std::pat
 /// The number of requests per cycle the planner promises for a config.
 pub fn planned_requests(path: &Path) -> usize {
     let cfg = config::load(path).expect("fixture config is valid");
-    let DeviceProtocol::ModbusTcp(m) = &cfg.devices[0].protocol;
+    let DeviceProtocol::ModbusTcp(m) = &cfg.devices[0].protocol else {
+        panic!("a modbus-tcp device")
+    };
     plan(&m.points, &m.limits).requests_per_cycle()
 }
 

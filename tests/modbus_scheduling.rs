@@ -39,7 +39,9 @@ async fn exception_02_inside_a_merged_read_splits_it_and_marks_only_the_unmapped
         sim.local_addr(),
         u16_points(&[("a", 0), ("b", 1), ("c", 3), ("d", 6)])
     ));
-    let DeviceProtocol::ModbusTcp(m) = &cfg.devices[0].protocol;
+    let DeviceProtocol::ModbusTcp(m) = &cfg.devices[0].protocol else {
+        panic!("a modbus-tcp device")
+    };
     let mut reader = DeviceReader::new(cfg.devices[0].name.clone(), m);
     assert_eq!(reader.plan().requests_per_cycle(), 1, "a, b, c, d merge into one read");
 
@@ -99,7 +101,7 @@ async fn a_dead_and_a_silent_device_do_not_slow_a_healthy_one() {
     let cancel = CancellationToken::new();
     let mut tasks = Vec::new();
     for d in &cfg.devices {
-        let DeviceProtocol::ModbusTcp(m) = &d.protocol;
+        let DeviceProtocol::ModbusTcp(m) = &d.protocol else { panic!("a modbus-tcp device") };
         let reader = DeviceReader::new(d.name.clone(), m);
         tasks.push(tokio::spawn(run_device(
             reader,

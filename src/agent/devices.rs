@@ -7,6 +7,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Device, DeviceProtocol};
+use crate::source::modbus::rtu::RtuBuses;
 use crate::source::modbus::DeviceReader;
 use crate::source::{run_device, BatchSink, PollObserver};
 
@@ -18,6 +19,8 @@ pub(super) fn spawn_devices(
     cancel: &CancellationToken,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::with_capacity(devices.len());
+    // RTU devices on the same port share one bus task; it ends when their tasks do.
+    let mut buses = RtuBuses::new(observer.clone());
     for device in devices {
         match &device.protocol {
             DeviceProtocol::ModbusTcp(m) => {
@@ -29,7 +32,20 @@ pub(super) fn spawn_devices(
                     cancel.clone(),
                 )));
             }
+            DeviceProtocol::ModbusRtu(m) => {
+                let unit = buses.unit(device.name.clone(), m);
+                let reader =
+                    DeviceReader::with_link(device.name.clone(), m.points.clone(), &m.limits, unit);
+                tasks.push(tokio::spawn(run_device(
+                    reader,
+                    sink.clone(),
+                    observer.clone(),
+                    cancel.clone(),
+                )));
+            }
         }
     }
+    // After the device tasks, so a stop waits for them before their buses.
+    tasks.extend(buses.into_tasks());
     tasks
 }

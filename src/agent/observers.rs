@@ -7,6 +7,7 @@ use tracing::warn;
 use crate::journal::{JournalSender, TrySendError};
 use crate::metrics::{Metrics, PollCycle};
 use crate::model::Batch;
+use crate::source::modbus::rtu::BusEvent;
 use crate::source::modbus::CycleStats;
 use crate::source::{BatchSink, PollObserver};
 
@@ -50,5 +51,14 @@ impl PollObserver for MetricsObserver {
 
     fn overrun(&self, device: &str, n: u64) {
         self.0.overrun(device, n);
+    }
+
+    fn bus(&self, bus: &str, event: &BusEvent<'_>) {
+        let metrics = self.0.bus(bus);
+        match *event {
+            BusEvent::Request { .. } => metrics.request(),
+            BusEvent::FrameError { device, kind } => metrics.frame_error(device, kind.as_str()),
+            BusEvent::Discarded { bytes } => metrics.discarded(bytes),
+        }
     }
 }

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use edgeproof::config::{self, ConfigError, DeviceProtocol};
-use edgeproof::source::modbus::plan;
+use edgeproof::config::{self, ConfigError, Device, DeviceProtocol, RtuBus};
+use edgeproof::source::modbus::{plan, ModbusPoint, ReadLimits};
 
 /// Runs the check; prints to stdout, errors to stderr.
 pub fn run(file: &Path) -> ExitCode {
@@ -20,28 +20,14 @@ pub fn run(file: &Path) -> ExitCode {
             for d in &cfg.devices {
                 match &d.protocol {
                     DeviceProtocol::ModbusTcp(m) => {
-                        let plan = plan(&m.points, &m.limits);
-                        println!(
-                            "  {:<20} {:<11} {:<22} unit {:<3} {:>5} point(s) {:>4} request(s)/cycle",
-                            d.name,
-                            d.protocol_name(),
-                            m.address,
-                            m.unit,
-                            m.points.len(),
-                            plan.requests_per_cycle(),
-                        );
-                        for g in &plan.groups {
-                            let reads: Vec<String> = g
-                                .reads
-                                .iter()
-                                .map(|r| format!("{} {}+{}", r.area, r.start, r.count))
-                                .collect();
-                            println!(
-                                "      every {:<8} {}",
-                                humantime::format_duration(g.poll).to_string(),
-                                reads.join(", ")
-                            );
-                        }
+                        print_modbus(d, &m.address, m.unit, &m.points, &m.limits);
+                    }
+                    DeviceProtocol::ModbusRtu(m) => {
+                        let bus = match &m.bus {
+                            RtuBus::Serial(line) => format!("{} {line}", line.port),
+                            RtuBus::Tcp(address) => address.clone(),
+                        };
+                        print_modbus(d, &bus, m.unit, &m.points, &m.limits);
                     }
                 }
             }
@@ -55,5 +41,28 @@ pub fn run(file: &Path) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(super::EXIT_NEGATIVE)
         }
+    }
+}
+
+/// One Modbus device (any transport) and the reads its plan makes each cycle.
+fn print_modbus(d: &Device, at: &str, unit: u8, points: &[ModbusPoint], limits: &ReadLimits) {
+    let plan = plan(points, limits);
+    println!(
+        "  {:<20} {:<11} {:<22} unit {:<3} {:>5} point(s) {:>4} request(s)/cycle",
+        d.name,
+        d.protocol_name(),
+        at,
+        unit,
+        points.len(),
+        plan.requests_per_cycle(),
+    );
+    for g in &plan.groups {
+        let reads: Vec<String> =
+            g.reads.iter().map(|r| format!("{} {}+{}", r.area, r.start, r.count)).collect();
+        println!(
+            "      every {:<8} {}",
+            humantime::format_duration(g.poll).to_string(),
+            reads.join(", ")
+        );
     }
 }

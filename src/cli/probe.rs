@@ -9,6 +9,9 @@ use std::sync::Arc;
 use edgeproof::config::{self, ConfigError, DeviceProtocol};
 use edgeproof::model::{Quality, Value};
 use edgeproof::source::modbus::reader::{DeviceReader, PointReading, Raw};
+use edgeproof::source::modbus::rtu::RtuBuses;
+use edgeproof::source::modbus::ModbusLink;
+use edgeproof::source::NoObserver;
 use serde_json::json;
 
 /// Runs the probe.
@@ -37,20 +40,21 @@ pub async fn run(file: &Path, device: Option<&str>, as_json: bool) -> ExitCode {
         return ExitCode::from(super::EXIT_NEGATIVE);
     }
     let mut good = 0usize;
+    // RTU devices on one port share its bus, as in `run`; started at the first RTU device.
+    let mut buses: Option<RtuBuses> = None;
     for d in devices {
-        let DeviceProtocol::ModbusTcp(m) = &d.protocol;
-        let mut reader = DeviceReader::new(d.name.clone(), m).keep_raw(true);
-        let mut readings = Vec::new();
-        for g in 0..reader.plan().groups.len() {
-            reader.read_group(g, &mut readings).await;
-        }
-        readings.sort_by_key(|r| r.index);
-        good += readings.iter().filter(|r| r.sample.quality.is_good()).count();
-        if as_json {
-            print_json(&d.name, &readings);
-        } else {
-            print_table(&d.name, &m.address, &reader, &readings);
-        }
+        good += match &d.protocol {
+            DeviceProtocol::ModbusTcp(m) => {
+                probe_modbus(DeviceReader::new(d.name.clone(), m), as_json).await
+            }
+            DeviceProtocol::ModbusRtu(m) => {
+                let buses = buses.get_or_insert_with(|| RtuBuses::new(Arc::new(NoObserver)));
+                let unit = buses.unit(d.name.clone(), m);
+                let reader =
+                    DeviceReader::with_link(d.name.clone(), m.points.clone(), &m.limits, unit);
+                probe_modbus(reader, as_json).await
+            }
+        };
     }
     if good == 0 {
         eprintln!("no point could be read");
@@ -58,6 +62,22 @@ pub async fn run(file: &Path, device: Option<&str>, as_json: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Reads every point of one Modbus device once and prints it; returns how many were good.
+async fn probe_modbus<L: ModbusLink>(reader: DeviceReader<L>, as_json: bool) -> usize {
+    let mut reader = reader.keep_raw(true);
+    let mut readings = Vec::new();
+    for g in 0..reader.plan().groups.len() {
+        reader.read_group(g, &mut readings).await;
+    }
+    readings.sort_by_key(|r| r.index);
+    if as_json {
+        print_json(reader.device(), &readings);
+    } else {
+        print_table(&reader, &readings);
+    }
+    readings.iter().filter(|r| r.sample.quality.is_good()).count()
 }
 
 /// A value as JSON: numbers stay numbers (u64 exact), text stays text.
@@ -97,7 +117,9 @@ fn print_json(device: &Arc<str>, readings: &[PointReading]) {
     }
 }
 
-fn print_table(device: &Arc<str>, address: &str, reader: &DeviceReader, readings: &[PointReading]) {
+fn print_table<L: ModbusLink>(reader: &DeviceReader<L>, readings: &[PointReading]) {
+    let device = reader.device();
+    let address = reader.link().address();
     println!(
         "{device} ({address}) — {} point(s) in {} request(s)",
         reader.points().len(),

@@ -13,6 +13,7 @@ pub mod error;
 pub mod evidence;
 pub mod load;
 mod modbus;
+mod modbus_rtu;
 pub mod schema;
 pub mod settings;
 pub mod uscc;

@@ -16,7 +16,27 @@ pub(super) fn compile_tcp_device(
     path: &str,
     d: &DeviceSection,
 ) -> Option<Device> {
-    let address = match &d.address {
+    let address = host_port(errs, path, d, "modbus-tcp");
+    let unit = int_in(errs, &format!("{path}.unit"), d.unit, 1, 0, 255) as u8;
+    let timeout =
+        duration(errs, &format!("{path}.timeout"), d.timeout.as_deref(), Duration::from_secs(1));
+    let ModbusPoints { poll, limits, points } = compile_points(errs, path, d);
+    Some(Device {
+        name: Arc::from(d.name.as_str()),
+        protocol: DeviceProtocol::ModbusTcp(ModbusTcpDevice {
+            address,
+            unit,
+            poll,
+            timeout,
+            limits,
+            points,
+        }),
+    })
+}
+
+/// The device's `address` as `host:port` (empty after an error), for `protocol`.
+pub(super) fn host_port(errs: &mut Errors, path: &str, d: &DeviceSection, protocol: &str) -> String {
+    match &d.address {
         Some(a)
             if a.rsplit_once(':')
                 .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) =>
@@ -31,14 +51,26 @@ pub(super) fn compile_tcp_device(
             String::new()
         }
         None => {
-            errs.push(format!("{path}.address"), "missing; modbus-tcp needs host:port");
+            errs.push(format!("{path}.address"), format!("missing; {protocol} needs host:port"));
             String::new()
         }
-    };
-    let unit = int_in(errs, &format!("{path}.unit"), d.unit, 1, 0, 255) as u8;
+    }
+}
+
+/// What every Modbus device has, whatever carries its frames.
+pub(super) struct ModbusPoints {
+    /// The device's default poll interval.
+    pub(super) poll: Duration,
+    /// Merge rules.
+    pub(super) limits: ReadLimits,
+    /// The points that compiled, in file order.
+    pub(super) points: Vec<ModbusPoint>,
+}
+
+/// Checks and compiles the transport-independent part of a Modbus device: `poll`, the merge
+/// limits and every `[[devices.points]]` (names, types, orders, overlaps).
+pub(super) fn compile_points(errs: &mut Errors, path: &str, d: &DeviceSection) -> ModbusPoints {
     let poll = duration(errs, &format!("{path}.poll"), d.poll.as_deref(), Duration::from_secs(1));
-    let timeout =
-        duration(errs, &format!("{path}.timeout"), d.timeout.as_deref(), Duration::from_secs(1));
     let max_registers =
         int_in(errs, &format!("{path}.max_registers"), d.max_registers, 125, 1, 125) as u16;
     let max_bits = int_in(errs, &format!("{path}.max_bits"), d.max_bits, 2000, 1, 2000) as u16;
@@ -66,17 +98,7 @@ pub(super) fn compile_tcp_device(
         }
     }
     check_overlaps(errs, path, &points);
-    Some(Device {
-        name: Arc::from(d.name.as_str()),
-        protocol: DeviceProtocol::ModbusTcp(ModbusTcpDevice {
-            address,
-            unit,
-            poll,
-            timeout,
-            limits,
-            points: points.into_iter().map(|(_, p)| p).collect(),
-        }),
-    })
+    ModbusPoints { poll, limits, points: points.into_iter().map(|(_, p)| p).collect() }
 }
 
 const TYPES: &str = "bool, bit, u16, i16, u32, i32, u64, i64, f32, f64, string";

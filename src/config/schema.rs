@@ -123,6 +123,20 @@ pub struct DeviceSection {
     pub max_registers: Option<i64>,
     /// Bits per read of coils/discrete inputs, 1-2000. Default 2000.
     pub max_bits: Option<i64>,
+    /// Modbus RTU: serial port path, e.g. `/dev/ttyS1`. Devices naming the same port share
+    /// one bus and must agree on its line settings.
+    pub port: Option<String>,
+    /// Modbus RTU: bits per second, 300-921600. Default 9600.
+    pub baud: Option<i64>,
+    /// Modbus RTU: `none`, `even` (default, per the Modbus serial line spec) or `odd`.
+    pub parity: Option<String>,
+    /// Modbus RTU: 7 or 8. Default 8.
+    pub data_bits: Option<i64>,
+    /// Modbus RTU: 1 or 2. Default 1.
+    pub stop_bits: Option<i64>,
+    /// Modbus RTU and RTU-over-TCP: silence the bus keeps before each request to this unit,
+    /// when longer than the 3.5-character gap. `"0ms"` allowed. Default `0ms`.
+    pub turnaround: Option<String>,
     /// The device's points.
     #[serde(default)]
     pub points: Vec<PointSection>,

@@ -114,6 +114,8 @@ pub struct Device {
 pub enum DeviceProtocol {
     /// `modbus-tcp`.
     ModbusTcp(ModbusTcpDevice),
+    /// `modbus-rtu` and `modbus-rtu-over-tcp`: a unit on an RTU bus.
+    ModbusRtu(ModbusRtuDevice),
 }
 
 impl Device {
@@ -121,6 +123,7 @@ impl Device {
     pub fn point_count(&self) -> usize {
         match &self.protocol {
             DeviceProtocol::ModbusTcp(d) => d.points.len(),
+            DeviceProtocol::ModbusRtu(d) => d.points.len(),
         }
     }
 
@@ -128,6 +131,7 @@ impl Device {
     pub fn protocol_name(&self) -> &'static str {
         match &self.protocol {
             DeviceProtocol::ModbusTcp(_) => "modbus-tcp",
+            DeviceProtocol::ModbusRtu(d) => d.bus.protocol_name(),
         }
     }
 }

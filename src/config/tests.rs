@@ -30,7 +30,9 @@ fn annotated_example_is_valid() {
     let text = include_str!("../../configs/example.toml");
     let cfg = load(text).expect("configs/example.toml must be valid");
     assert_eq!(cfg.devices.len(), 2);
-    let DeviceProtocol::ModbusTcp(press) = &cfg.devices[0].protocol;
+    let DeviceProtocol::ModbusTcp(press) = &cfg.devices[0].protocol else {
+        panic!("a modbus-tcp device")
+    };
     assert_eq!(press.points[0].dtype, DataType::F32);
     assert_eq!(press.points[0].order, Order::Cdab);
     assert_eq!(press.points[2].order, Order::Cdab, "GHEFCDAB is the 8-byte CDAB");

@@ -88,6 +88,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<FieldError>> {
             devices.push(dev);
         }
     }
+    super::modbus_rtu::check_buses(&mut errs, &file.devices, &devices);
 
     if errs.0.is_empty() {
         Ok(Config {
@@ -249,8 +250,13 @@ fn compile_mqtt(errs: &mut Errors, m: &MqttSection, gw: &str) -> Option<MqttConf
 
 /// Compiles one `[[devices]]` entry: dispatches on `protocol` to the protocol's own file.
 fn compile_device(errs: &mut Errors, path: &str, d: &DeviceSection) -> Option<Device> {
+    if !d.protocol.starts_with("modbus-rtu") {
+        super::modbus_rtu::reject_rtu_keys(errs, path, d);
+    }
     match d.protocol.as_str() {
         "modbus-tcp" => super::modbus::compile_tcp_device(errs, path, d),
+        "modbus-rtu" => super::modbus_rtu::compile_rtu_device(errs, path, d),
+        "modbus-rtu-over-tcp" => super::modbus_rtu::compile_rtu_over_tcp_device(errs, path, d),
         other => {
             errs.push(
                 format!("{path}.protocol"),
@@ -262,4 +268,4 @@ fn compile_device(errs: &mut Errors, path: &str, d: &DeviceSection) -> Option<De
 }
 
 /// The protocols a device may name, for error messages.
-const PROTOCOLS: &str = "modbus-tcp";
+const PROTOCOLS: &str = "modbus-tcp, modbus-rtu, modbus-rtu-over-tcp";
