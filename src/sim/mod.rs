@@ -6,14 +6,18 @@
 //! - [`devices`]: demo profiles (CNC press, power meter, temperature sensor) with their
 //!   device-map points and values that move each tick;
 //! - [`server`]: a tokio-modbus server over a shared image, with counters and a request log
-//!   so tests can assert exactly which requests the agent sent (and that it sent no writes).
+//!   so tests can assert exactly which requests the agent sent (and that it sent no writes);
+//! - [`rtu`]: the same images as Modbus RTU units on a serial port, several unit ids on one
+//!   line.
 //!
 //! The simulator is read-only, like the agent: writes answer exception 01 and are counted.
 
 pub mod devices;
 pub mod image;
+pub mod rtu;
 pub mod server;
 
 pub use devices::{spawn_ticker, Profile, SimDevice};
 pub use image::{encode_words, BitTable, RegisterImage, RegisterTable, SimIdentity};
+pub use rtu::SimRtuServer;
 pub use server::{LoggedRequest, SimServer};

@@ -40,24 +40,38 @@ const DEVICE_ID_HEADER: usize = 7;
 /// without an address both are 0.
 pub type LoggedRequest = (u8, u16, u16);
 
-/// State shared by the server handle and every connection's service.
+/// State shared by the server handle and every connection's service (and, per unit, by the
+/// RTU server in [`super::rtu`]).
 #[derive(Debug)]
-struct Shared {
-    image: Arc<Mutex<RegisterImage>>,
-    reads: AtomicU64,
-    writes: AtomicU64,
+pub(super) struct Shared {
+    pub(super) image: Arc<Mutex<RegisterImage>>,
+    pub(super) reads: AtomicU64,
+    pub(super) writes: AtomicU64,
     identity_requests: AtomicU64,
     connections: AtomicU64,
     delay_nanos: AtomicU64,
-    log: Mutex<VecDeque<LoggedRequest>>,
+    pub(super) log: Mutex<VecDeque<LoggedRequest>>,
 }
 
 /// A poisoned lock only means a test panicked while holding it; the data is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {
+    /// Fresh counters over `image`.
+    pub(super) fn new(image: Arc<Mutex<RegisterImage>>) -> Self {
+        Shared {
+            image,
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            identity_requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            delay_nanos: AtomicU64::new(0),
+            log: Mutex::new(VecDeque::new()),
+        }
+    }
+
     fn record(&self, entry: LoggedRequest) {
         let mut log = lock(&self.log);
         if log.len() == REQUEST_LOG_CAPACITY {
@@ -67,7 +81,7 @@ impl Shared {
     }
 
     /// The answer to one request; `Ok(None)` sends nothing.
-    fn answer(&self, request: &Request<'_>) -> Result<Option<Response>, ExceptionCode> {
+    pub(super) fn answer(&self, request: &Request<'_>) -> Result<Option<Response>, ExceptionCode> {
         let fc = request.function_code().value();
         match *request {
             Request::ReadCoils(start, count) => {
@@ -231,15 +245,7 @@ impl SimServer {
     ) -> io::Result<SimServer> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            image,
-            reads: AtomicU64::new(0),
-            writes: AtomicU64::new(0),
-            identity_requests: AtomicU64::new(0),
-            connections: AtomicU64::new(0),
-            delay_nanos: AtomicU64::new(0),
-            log: Mutex::new(VecDeque::new()),
-        });
+        let shared = Arc::new(Shared::new(image));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let service_shared = shared.clone();
         let task = tokio::spawn(async move {
