@@ -11,6 +11,7 @@ mod metrics_endpoint;
 mod modbus_interop;
 mod modbus_probe;
 mod modbus_scheduling;
+mod opcua_session;
 mod mqtt_tls;
 mod pipeline_crash;
 mod pipeline_delivery;

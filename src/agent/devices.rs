@@ -43,6 +43,16 @@ pub(super) fn spawn_devices(
                     cancel.clone(),
                 )));
             }
+            DeviceProtocol::OpcUa(o) => {
+                tasks.push(tokio::spawn(crate::source::opcua::run_device(
+                    device.name.clone(),
+                    o.clone(),
+                    sink.clone(),
+                    observer.clone(),
+                    crate::source::opcua::FingerprintBoard::global(),
+                    cancel.clone(),
+                )));
+            }
         }
     }
     // After the device tasks, so a stop waits for them before their buses.

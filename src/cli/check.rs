@@ -29,6 +29,7 @@ pub fn run(file: &Path) -> ExitCode {
                         };
                         print_modbus(d, &bus, m.unit, &m.points, &m.limits);
                     }
+                    DeviceProtocol::OpcUa(o) => print_opcua(&d.name, o),
                 }
             }
             ExitCode::SUCCESS
@@ -64,5 +65,44 @@ fn print_modbus(d: &Device, at: &str, unit: u8, points: &[ModbusPoint], limits: 
             humantime::format_duration(g.poll).to_string(),
             reads.join(", ")
         );
+    }
+}
+
+/// One OPC UA device: endpoint, security, trust, points by mode, and the agent's client
+/// certificate (created here on first use, so it can be registered on the server before the
+/// first run).
+fn print_opcua(name: &str, o: &edgeproof::config::OpcUaDevice) {
+    use edgeproof::source::opcua::{identity, PointMode, UserAuth};
+    let subscribed = o.points.iter().filter(|p| p.mode == PointMode::Subscribe).count();
+    let auth = match &o.auth {
+        UserAuth::Anonymous => "anonymous".to_string(),
+        UserAuth::Password { user, .. } => format!("user {user}"),
+        UserAuth::Certificate { cert_file, .. } => {
+            format!("user certificate {}", cert_file.display())
+        }
+    };
+    println!(
+        "  {:<20} {:<11} {:<22} {:>5} point(s): {} subscribed, {} polled",
+        name,
+        "opcua",
+        o.endpoint,
+        o.points.len(),
+        subscribed,
+        o.points.len() - subscribed,
+    );
+    println!(
+        "      security {}/{} · {auth} · trust {}",
+        o.security_policy.as_str(),
+        o.security_mode.as_str(),
+        o.trust.as_str()
+    );
+    match identity::ensure(&o.pki_dir) {
+        Ok(id) => println!(
+            "      client certificate {} (thumbprint {}{})",
+            id.cert_path.display(),
+            id.thumbprint,
+            if id.created { ", created now" } else { "" }
+        ),
+        Err(e) => println!("      client certificate: {e}"),
     }
 }

@@ -54,6 +54,7 @@ pub async fn run(file: &Path, device: Option<&str>, as_json: bool) -> ExitCode {
                     DeviceReader::with_link(d.name.clone(), m.points.clone(), &m.limits, unit);
                 probe_modbus(reader, as_json).await
             }
+            DeviceProtocol::OpcUa(o) => probe_opcua(&d.name, o, as_json).await,
         };
     }
     if good == 0 {
@@ -152,4 +153,57 @@ fn print_table<L: ModbusLink>(reader: &DeviceReader<L>, readings: &[PointReading
             p.unit.as_deref().unwrap_or(""),
         );
     }
+}
+
+/// Reads every point of one OPC UA device once (subscribe points too, with one batched
+/// Read) and prints it with the server's identity; returns how many were good.
+async fn probe_opcua(device: &Arc<str>, cfg: &edgeproof::config::OpcUaDevice, as_json: bool) -> usize {
+    let (samples, fp) = match edgeproof::source::opcua::read_once(device, cfg).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 0;
+        }
+    };
+    if as_json {
+        for (s, p) in samples.iter().zip(&cfg.points) {
+            let mut line = json!({
+                "device": &**device,
+                "point": &*s.point,
+                "node": p.node.to_string(),
+                "value": s.value.as_ref().map_or(serde_json::Value::Null, value_json),
+                "quality": if s.quality.is_good() { "good" } else { "bad" },
+                "ts_ms": s.ts_ms,
+            });
+            if let (Quality::Bad(reason), Some(obj)) = (s.quality, line.as_object_mut()) {
+                obj.insert("error".into(), json!(reason.as_str()));
+            }
+            println!("{line}");
+        }
+    } else {
+        let product = fp.build.as_ref().map_or(String::new(), |b| {
+            format!(" · {} {} {}", b.manufacturer_name, b.product_name, b.software_version)
+        });
+        println!("{device} ({}) — {}{product}", cfg.endpoint, fp.application_uri);
+        println!(
+            "  server certificate sha256 {}",
+            fp.certificate_sha256.as_deref().unwrap_or("(none)")
+        );
+        println!("  {:<24} {:<9} {:<32} {:<24} unit", "point", "mode", "node", "value");
+        for (s, p) in samples.iter().zip(&cfg.points) {
+            let value = match (&s.value, s.quality) {
+                (Some(v), _) => v.to_string(),
+                (None, q) => q.to_string(),
+            };
+            println!(
+                "  {:<24} {:<9} {:<32} {:<24} {}",
+                p.name,
+                p.mode.as_str(),
+                p.node.to_string(),
+                value,
+                p.unit.as_deref().unwrap_or("")
+            );
+        }
+    }
+    samples.iter().filter(|s| s.quality.is_good()).count()
 }

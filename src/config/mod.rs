@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod load;
 mod modbus;
 mod modbus_rtu;
+mod opcua;
 pub mod schema;
 pub mod settings;
 pub mod uscc;

@@ -107,7 +107,7 @@ pub struct MetricsSection {
 pub struct DeviceSection {
     /// Unique device name; part of the MQTT topic.
     pub name: String,
-    /// `modbus-tcp`.
+    /// `modbus-tcp` or `opcua`.
     pub protocol: String,
     /// `host:port` of the device.
     pub address: Option<String>,
@@ -137,6 +137,26 @@ pub struct DeviceSection {
     /// Modbus RTU and RTU-over-TCP: silence the bus keeps before each request to this unit,
     /// when longer than the 3.5-character gap. `"0ms"` allowed. Default `0ms`.
     pub turnaround: Option<String>,
+    /// OPC UA: `opc.tcp://host:port[/path]` of the server.
+    pub endpoint: Option<String>,
+    /// OPC UA: `None` (default) `Basic256Sha256` `Aes128_Sha256_RsaOaep`
+    /// `Aes256_Sha256_RsaPss`.
+    pub security_policy: Option<String>,
+    /// OPC UA: `None` `Sign` `SignAndEncrypt`. Default `None` with policy `None`, else
+    /// `SignAndEncrypt`.
+    pub security_mode: Option<String>,
+    /// OPC UA: user name; the password comes from `password_file` or the environment
+    /// variable `EDGEPROOF_OPCUA_PASSWORD_<DEVICE>`. Anonymous when absent.
+    pub user: Option<String>,
+    /// OPC UA: file holding the user's password (trailing newline ignored).
+    pub password_file: Option<String>,
+    /// OPC UA: X.509 user certificate (instead of `user`).
+    pub user_cert_file: Option<String>,
+    /// OPC UA: private key (PEM) of `user_cert_file`.
+    pub user_key_file: Option<String>,
+    /// OPC UA: `first-use` (default: pin the server certificate seen first) or `pki` (only
+    /// certificates in `data_dir/pki/trusted/`).
+    pub trust: Option<String>,
     /// The device's points.
     #[serde(default)]
     pub points: Vec<PointSection>,
@@ -177,6 +197,14 @@ pub struct PointSection {
     pub poll: Option<String>,
     /// Minimum change that counts as a changed value.
     pub deadband: Option<f64>,
+    /// OPC UA: node id, e.g. `ns=2;s=Molder.Barrel.Temp` or `ns=3;i=1002`.
+    pub node: Option<String>,
+    /// OPC UA: `subscribe` (default: the server reports changes) or `poll` (read every
+    /// `poll`).
+    pub mode: Option<String>,
+    /// OPC UA, `subscribe` points: sampling interval asked of the server. Default: the
+    /// device's `poll`.
+    pub sampling: Option<String>,
 }
 
 /// `[evidence]`.

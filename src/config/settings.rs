@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::source::modbus::{ModbusPoint, ReadLimits};
+use crate::source::opcua::{Mode, OpcUaPoint, Policy, Trust, UserAuth};
 
 /// A validated config.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +115,8 @@ pub struct Device {
 pub enum DeviceProtocol {
     /// `modbus-tcp`.
     ModbusTcp(ModbusTcpDevice),
+    /// `opcua`.
+    OpcUa(OpcUaDevice),
     /// `modbus-rtu` and `modbus-rtu-over-tcp`: a unit on an RTU bus.
     ModbusRtu(ModbusRtuDevice),
 }
@@ -123,6 +126,7 @@ impl Device {
     pub fn point_count(&self) -> usize {
         match &self.protocol {
             DeviceProtocol::ModbusTcp(d) => d.points.len(),
+            DeviceProtocol::OpcUa(d) => d.points.len(),
             DeviceProtocol::ModbusRtu(d) => d.points.len(),
         }
     }
@@ -131,6 +135,7 @@ impl Device {
     pub fn protocol_name(&self) -> &'static str {
         match &self.protocol {
             DeviceProtocol::ModbusTcp(_) => "modbus-tcp",
+            DeviceProtocol::OpcUa(_) => "opcua",
             DeviceProtocol::ModbusRtu(d) => d.bus.protocol_name(),
         }
     }
@@ -281,4 +286,27 @@ pub struct DeclaredDevice {
     pub scene: Option<String>,
     /// True for `[[devices]]` (polled by this gateway), false for `[[inventory]]`.
     pub polled: bool,
+}
+
+/// An OPC UA server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpcUaDevice {
+    /// `opc.tcp://host:port[/path]`.
+    pub endpoint: String,
+    /// Message security policy.
+    pub security_policy: Policy,
+    /// Message security mode.
+    pub security_mode: Mode,
+    /// User identity.
+    pub auth: UserAuth,
+    /// How the server certificate is trusted.
+    pub trust: Trust,
+    /// `data_dir/pki`: the agent's own certificate, pins, trusted and rejected folders.
+    pub pki_dir: PathBuf,
+    /// Default poll interval of `poll` points (and the default sampling interval).
+    pub poll: Duration,
+    /// Request timeout (also the connect timeout).
+    pub timeout: Duration,
+    /// Compiled points, in file order.
+    pub points: Vec<OpcUaPoint>,
 }

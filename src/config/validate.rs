@@ -84,7 +84,7 @@ pub fn compile(file: &FileConfig) -> Result<Config, Vec<FieldError>> {
                 format!("{:?} is already used by devices[{first}]", d.name),
             );
         }
-        if let Some(dev) = compile_device(&mut errs, &path, d) {
+        if let Some(dev) = compile_device(&mut errs, &path, d, &gateway.data_dir) {
             devices.push(dev);
         }
     }
@@ -249,11 +249,20 @@ fn compile_mqtt(errs: &mut Errors, m: &MqttSection, gw: &str) -> Option<MqttConf
 }
 
 /// Compiles one `[[devices]]` entry: dispatches on `protocol` to the protocol's own file.
-fn compile_device(errs: &mut Errors, path: &str, d: &DeviceSection) -> Option<Device> {
+fn compile_device(
+    errs: &mut Errors,
+    path: &str,
+    d: &DeviceSection,
+    data_dir: &std::path::Path,
+) -> Option<Device> {
+    if d.protocol.starts_with("modbus") {
+        super::opcua::reject_opcua_keys(errs, path, d);
+    }
     if !d.protocol.starts_with("modbus-rtu") {
         super::modbus_rtu::reject_rtu_keys(errs, path, d);
     }
     match d.protocol.as_str() {
+        "opcua" => super::opcua::compile_device(errs, path, d, data_dir),
         "modbus-tcp" => super::modbus::compile_tcp_device(errs, path, d),
         "modbus-rtu" => super::modbus_rtu::compile_rtu_device(errs, path, d),
         "modbus-rtu-over-tcp" => super::modbus_rtu::compile_rtu_over_tcp_device(errs, path, d),
@@ -268,4 +277,4 @@ fn compile_device(errs: &mut Errors, path: &str, d: &DeviceSection) -> Option<De
 }
 
 /// The protocols a device may name, for error messages.
-const PROTOCOLS: &str = "modbus-tcp, modbus-rtu, modbus-rtu-over-tcp";
+const PROTOCOLS: &str = "modbus-tcp, modbus-rtu, modbus-rtu-over-tcp, opcua";

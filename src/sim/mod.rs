@@ -5,6 +5,7 @@
 //!   Identification objects;
 //! - [`devices`]: demo profiles (CNC press, power meter, temperature sensor) with their
 //!   device-map points and values that move each tick;
+//! - [`opcua`]: a simulated injection moulding machine served over OPC UA (async-opcua);
 //! - [`server`]: a tokio-modbus server over a shared image, with counters and a request log
 //!   so tests can assert exactly which requests the agent sent (and that it sent no writes);
 //! - [`rtu`]: the same images as Modbus RTU units on a serial port, several unit ids on one
@@ -14,6 +15,7 @@
 
 pub mod devices;
 pub mod image;
+pub mod opcua;
 pub mod rtu;
 pub mod server;
 

@@ -7,6 +7,7 @@ pub mod agent;
 pub mod image;
 pub mod metrics;
 pub mod mosquitto;
+pub mod opcua;
 pub mod pki;
 pub mod plant;
 pub mod proxy;
