@@ -4,14 +4,16 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success (config valid, agent stopped cleanly) |
-//! | 1 | a negative result: invalid config, a probe where no point could be read |
+//! | 1 | a negative result: invalid config, a probe where no point could be read, evidence that fails `verify` |
 //! | 2 | could not run: unreadable file, port in use, internal error |
 
 mod check;
 mod demo;
+mod keygen;
 mod logging;
 mod probe;
 mod run;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +87,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make the gateway's evidence signing key: DIR/evidence.key (mode 0600, never
+    /// overwritten) and DIR/evidence.pub (give it to the reviewer). Prints the fingerprint.
+    Keygen {
+        /// Directory for the two key files (created if missing).
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Check an evidence bundle from `edgeproof export`: signatures, seq chain, checkpoints,
+    /// witness cosignatures, clocks, identity — each failure with its seq range.
+    /// Exit 0 intact, 1 tampered or incomplete, 2 the bundle or a key could not be read.
+    Verify {
+        /// The bundle (JSON Lines); `-` reads standard input.
+        bundle: PathBuf,
+        /// The gateway's public key from enrolment (evidence.pub, or the key in base64).
+        #[arg(long)]
+        public_key: PathBuf,
+        /// A witness key you trust (C2SP vkey `name+id+base64`, type 0x04). Repeatable.
+        #[arg(long = "witness-key")]
+        witness_key: Vec<PathBuf>,
+        /// Expected gateway id.
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Expected enterprise USCC (统一社会信用代码).
+        #[arg(long)]
+        uscc: Option<String>,
+        /// Expected project id.
+        #[arg(long)]
+        project: Option<String>,
+        /// How far wall-clock and monotonic time may drift apart between neighbouring
+        /// records of one boot (plus 0.1 % of the interval), e.g. "2s".
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        time_tolerance: std::time::Duration,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses arguments, runs the subcommand, maps the result to an exit code.
@@ -106,6 +144,26 @@ pub fn main() -> ExitCode {
         Command::Probe { config, device, json } => {
             runtime().block_on(probe::run(&config, device.as_deref(), json))
         }
+        Command::Keygen { dir } => keygen::run(&dir),
+        Command::Verify {
+            bundle,
+            public_key,
+            witness_key,
+            gateway,
+            uscc,
+            project,
+            time_tolerance,
+            json,
+        } => verify::run(verify::VerifyArgs {
+            bundle,
+            public_key,
+            witness_keys: witness_key,
+            gateway,
+            uscc,
+            project,
+            time_tolerance,
+            json,
+        }),
     }
 }
 

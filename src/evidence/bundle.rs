@@ -57,12 +57,14 @@ pub struct Limits {
     pub max_line_bytes: usize,
     /// Most lines.
     pub max_lines: u64,
+    /// Most bytes in all (so that endless input, e.g. `/dev/zero`, ends).
+    pub max_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         // A record of 1,000 devices is about 600 KB; ten years of 5-minute records ≈ 1.1 M.
-        Limits { max_line_bytes: 4 << 20, max_lines: 20_000_000 }
+        Limits { max_line_bytes: 4 << 20, max_lines: 5_000_000, max_bytes: 8 << 30 }
     }
 }
 
@@ -91,6 +93,12 @@ pub enum LineError {
         /// The limit.
         limit: u64,
     },
+    /// More bytes than the limit; reading stops.
+    #[error("more than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
     /// The line is not JSON of the canonical domain, or not one of the four line kinds.
     #[error("line {line}: {msg}")]
     Invalid {
@@ -104,7 +112,10 @@ pub enum LineError {
 impl LineError {
     /// Whether reading cannot go on after this error.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, LineError::Io { .. } | LineError::TooMany { .. })
+        matches!(
+            self,
+            LineError::Io { .. } | LineError::TooMany { .. } | LineError::TooLarge { .. }
+        )
     }
 }
 
@@ -115,12 +126,13 @@ pub struct BundleReader<R> {
     line: u64,
     buf: Vec<u8>,
     done: bool,
+    bytes: u64,
 }
 
 impl<R: BufRead> BundleReader<R> {
     /// A reader with the given limits.
     pub fn new(input: R, limits: Limits) -> Self {
-        BundleReader { input, limits, line: 0, buf: Vec::new(), done: false }
+        BundleReader { input, limits, line: 0, buf: Vec::new(), done: false, bytes: 0 }
     }
 
     /// Reads the next physical line into `buf`, up to the limit. Returns `Ok(None)` at EOF,
@@ -151,7 +163,12 @@ impl<R: BufRead> BundleReader<R> {
                     self.buf.extend_from_slice(&chunk[..take]);
                 }
             }
-            self.input.consume(if end { take + 1 } else { take });
+            let used = if end { take + 1 } else { take };
+            self.input.consume(used);
+            self.bytes += used as u64;
+            if self.bytes > self.limits.max_bytes {
+                return Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "limit"));
+            }
             if end {
                 return Ok(Some(!too_long));
             }
@@ -175,6 +192,10 @@ impl<R: BufRead> Iterator for BundleReader<R> {
             self.line += 1;
             let line = self.line;
             match res {
+                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                    self.done = true;
+                    return Some(Err(LineError::TooLarge { limit: self.limits.max_bytes }));
+                }
                 Err(e) => {
                     self.done = true;
                     return Some(Err(LineError::Io { line, msg: e.to_string() }));
@@ -300,19 +321,27 @@ mod tests {
 
     #[test]
     fn limits_bound_line_length_and_count() {
-        let limits = Limits { max_line_bytes: 16, max_lines: 3 };
+        let limits = Limits { max_line_bytes: 16, max_lines: 3, max_bytes: 1 << 20 };
         let input = b"{\"cosignature\":\"a\"}\n{\"cosignature\":\"b\"}\n{\"cosignature\":\"c\"}\n";
         let got = read(input, limits);
         assert!(matches!(got[0], Err(LineError::TooLong { line: 1, limit: 16 })), "{got:?}");
-        let limits = Limits { max_line_bytes: 100, max_lines: 2 };
+        let limits = Limits { max_line_bytes: 100, max_lines: 2, max_bytes: 1 << 20 };
         let got = read(input, limits);
         assert_eq!(got.len(), 3);
         assert!(matches!(got[2], Err(LineError::TooMany { limit: 2 })));
         // A huge line without a newline is skipped without holding it.
         let mut big = vec![b'x'; 1 << 20];
         big.extend_from_slice(b"\n{\"cosignature\":\"z\"}");
-        let got = read(&big, Limits { max_line_bytes: 1000, max_lines: 10 });
+        let got = read(&big, Limits { max_line_bytes: 1000, max_lines: 10, max_bytes: 2 << 20 });
         assert!(matches!(got[0], Err(LineError::TooLong { .. })));
         assert_eq!(got[1], Ok((2, Line::Cosignature("z".into()))));
+        // Endless input ends at the byte limit.
+        let zeros = std::io::BufReader::new(std::io::repeat(0));
+        let got: Vec<_> = BundleReader::new(
+            zeros,
+            Limits { max_line_bytes: 10, max_lines: 10, max_bytes: 1 << 20 },
+        )
+        .collect();
+        assert!(matches!(got[..], [Err(LineError::TooLarge { .. })]), "{got:?}");
     }
 }

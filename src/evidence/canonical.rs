@@ -72,6 +72,18 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     Ok(out)
 }
 
+/// Encodes an object without one top-level member (e.g. a record without `sig`), without
+/// copying it. A value that is not an object is encoded whole.
+pub fn encode_without(value: &Value, skip: &str) -> Result<Vec<u8>, CanonicalError> {
+    let Value::Object(map) = value else {
+        return encode(value);
+    };
+    let mut out = Vec::with_capacity(256);
+    let mut path = String::from("$");
+    write_object(map.iter().filter(|(k, _)| k.as_str() != skip), &mut out, &mut path)?;
+    Ok(out)
+}
+
 /// Parses untrusted JSON text into a value of the canonical domain: no floats, integers within
 /// ±(2^53 − 1), no repeated member names, nesting within serde_json's limit (128).
 pub fn parse(text: &[u8]) -> Result<Value, CanonicalError> {
@@ -129,26 +141,38 @@ fn write_value(v: &Value, out: &mut Vec<u8>, path: &mut String) -> Result<(), Ca
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            // RFC 8785 §3.2.3: sort by UTF-16 code units, not by UTF-8 bytes or code points.
-            members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-            out.push(b'{');
-            for (i, (k, item)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(k, out);
-                out.push(b':');
-                let len = path.len();
-                path.push('.');
-                path.push_str(k);
-                write_value(item, out, path)?;
-                path.truncate(len);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(map.iter(), out, path)?,
     }
+    Ok(())
+}
+
+fn write_object<'a>(
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+    path: &mut String,
+) -> Result<(), CanonicalError> {
+    let mut members: Vec<(&String, &Value)> = members.collect();
+    // RFC 8785 §3.2.3: sort by UTF-16 code units, not by UTF-8 bytes or code points. ASCII
+    // names (all of ours) compare the same bytewise, which is much cheaper.
+    if members.iter().all(|(k, _)| k.is_ascii()) {
+        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    } else {
+        members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    }
+    out.push(b'{');
+    for (i, (k, item)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(k, out);
+        out.push(b':');
+        let len = path.len();
+        path.push('.');
+        path.push_str(k);
+        write_value(item, out, path)?;
+        path.truncate(len);
+    }
+    out.push(b'}');
     Ok(())
 }
 

@@ -67,9 +67,11 @@ pub mod merkle;
 pub mod note;
 pub mod record;
 pub mod sign;
+pub mod verify;
 
 pub use chain::{Chain, Prepared};
 pub use checkpoint::Checkpoint;
 pub use keys::{GatewayKey, PublicKey};
 pub use merkle::Hash;
 pub use record::{Body, Record, SignedRecord, Stamp};
+pub use verify::{verify_bundle, CheckName, Verdict, VerifyError, VerifyOptions};

@@ -528,17 +528,22 @@ impl SignedRecord {
     /// Reads a v1 record from JSON, strictly: every field known, `sig` present and 64 bytes.
     /// Does not check the signature.
     pub fn from_value(v: &Value) -> Result<SignedRecord, RecordError> {
-        let seq = seq_of(v);
+        Self::from_json(v.clone())
+    }
+
+    /// [`SignedRecord::from_value`], consuming the value (no copy).
+    pub fn from_json(v: Value) -> Result<SignedRecord, RecordError> {
+        let seq = seq_of(&v);
         let schema = |msg: String| RecordError::Schema { seq, msg };
         if !v.is_object() {
             return Err(RecordError::NotARecord("not a JSON object".into()));
         }
-        match version_of(v) {
+        match version_of(&v) {
             Some(RECORD_VERSION) => {}
             Some(other) => return Err(RecordError::Version(other)),
             None => return Err(RecordError::NotARecord("no numeric \"v\" field".into())),
         }
-        let w: WireIn = serde_json::from_value(v.clone()).map_err(|e| schema(e.to_string()))?;
+        let w: WireIn = serde_json::from_value(v).map_err(|e| schema(e.to_string()))?;
         let body = Body::from_value(w.typ, w.body)
             .map_err(|e| schema(format!("{} body: {e}", w.typ.as_str())))?;
         let sig_text = w.sig.ok_or_else(|| schema("missing field `sig`".into()))?;

@@ -52,9 +52,8 @@ pub fn verify_record_value(key: &PublicKey, record: &Value) -> Result<(), Signat
     let obj = record.as_object().ok_or(SignatureError::Missing)?;
     let sig = obj.get("sig").and_then(Value::as_str).ok_or(SignatureError::Missing)?;
     let sig = decode_sig(sig).ok_or(SignatureError::Malformed)?;
-    let mut rest = obj.clone();
-    rest.remove("sig");
-    let msg = signing_message(&Value::Object(rest))?;
+    let mut msg = SIGNATURE_DOMAIN.to_vec();
+    msg.extend_from_slice(&canonical::encode_without(record, "sig")?);
     key.0.verify_strict(&msg, &Signature::from_bytes(&sig)).map_err(|_| SignatureError::Invalid)
 }
 

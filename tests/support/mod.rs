@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod fake_gateway;
 pub mod image;
 pub mod metrics;
 pub mod mosquitto;
@@ -12,6 +13,7 @@ pub mod pki;
 pub mod plant;
 pub mod proxy;
 pub mod subscriber;
+pub mod tamper;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
