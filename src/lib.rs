@@ -13,6 +13,7 @@
 //! - [`publish`]: northbound MQTT publishing of journal entries, released only on PUBACK;
 //! - [`metrics`]: the Prometheus registry every stage feeds;
 //! - [`http`]: `/metrics` and `/healthz` for monitoring;
+//! - [`service`]: life under systemd: readiness, reload, stop and watchdog notifications;
 //! - [`evidence`]: the signed, hash-chained, Merkle-checkpointed usage log and its verifier;
 //! - [`model`]: the types every stage shares.
 
@@ -26,5 +27,6 @@ pub mod journal;
 pub mod metrics;
 pub mod model;
 pub mod publish;
+pub mod service;
 pub mod sim;
 pub mod source;
