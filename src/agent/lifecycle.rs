@@ -15,10 +15,11 @@ use crate::journal::{
 };
 use crate::metrics::Metrics;
 use crate::publish::{PublishCounters, PublishError};
+use crate::service::{PipelineProbe, PollProgress};
 use crate::source::{BatchSink, PollObserver};
 
-use super::devices::spawn_devices;
 use super::observers::{JournalSink, MetricsObserver};
+use super::tasks::{DeviceTasks, DEVICE_STOP_BOUND};
 
 /// How long shutdown waits for in-flight PUBACKs by default.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -66,8 +67,11 @@ pub struct RunningAgent {
     /// The journal file.
     pub journal_path: PathBuf,
     options: AgentOptions,
-    sources_cancel: CancellationToken,
-    sources: Vec<JoinHandle<()>>,
+    /// The running config (device map as of the last reload); see `reload.rs`.
+    pub(super) config: Config,
+    /// One task per device, keyed by name, each with its own cancel token.
+    pub(super) devices: DeviceTasks,
+    polls: Arc<PollProgress>,
     publisher_cancel: CancellationToken,
     publisher: Option<JoinHandle<Result<(), PublishError>>>,
     http_cancel: CancellationToken,
@@ -154,13 +158,14 @@ pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, 
         }
     };
 
-    let sources_cancel = CancellationToken::new();
     let sink: Arc<dyn BatchSink> = Arc::new(JournalSink(sender));
     let observer: Arc<dyn PollObserver> = Arc::new(MetricsObserver(metrics.clone()));
     for device in &cfg.devices {
         metrics.device(&device.name);
     }
-    let sources = spawn_devices(&cfg.devices, &sink, &observer, &sources_cancel);
+    let polls = Arc::new(PollProgress::new());
+    let mut devices = DeviceTasks::new(sink, observer, polls.clone());
+    devices.start(&cfg.devices);
     info!(gateway = %cfg.gateway.id, devices = cfg.devices.len(), "agent running");
     Ok(RunningAgent {
         journal: journal_counters,
@@ -169,8 +174,9 @@ pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, 
         metrics_addr,
         journal_path: path,
         options,
-        sources_cancel,
-        sources,
+        config: cfg.clone(),
+        devices,
+        polls,
         publisher_cancel,
         publisher,
         http_cancel,
@@ -181,15 +187,19 @@ pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, 
 }
 
 impl RunningAgent {
+    /// What the watchdog reads to judge whether the pipeline is alive.
+    pub fn probe(&self) -> PipelineProbe {
+        PipelineProbe {
+            journal: self.journal.clone(),
+            publish: self.publish.clone(),
+            polls: self.polls.clone(),
+        }
+    }
+
     /// Stops every stage in the order that loses nothing (see the module docs).
     pub async fn stop(mut self) -> Result<(), AgentError> {
         info!("stopping: polling first");
-        self.sources_cancel.cancel();
-        for task in self.sources.drain(..) {
-            if let Err(e) = task.await {
-                error!(error = %e, "a device task panicked");
-            }
-        }
+        self.devices.stop_all(DEVICE_STOP_BOUND).await;
         if let Err(e) = self.handle.flush().await {
             error!(error = %e, "final journal commit failed; the last cycle may be lost");
         }

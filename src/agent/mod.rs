@@ -13,8 +13,12 @@
 mod devices;
 mod lifecycle;
 mod observers;
+mod reload;
+mod tasks;
 
 pub use lifecycle::{
     journal_path, release_freed_memory, start, AgentError, AgentOptions, RunningAgent,
     DEFAULT_SHUTDOWN_GRACE,
 };
+pub use reload::{diff, ConfigChange};
+pub use tasks::{task_key, DEVICE_STOP_BOUND};
