@@ -17,3 +17,4 @@ mod mqtt_tls;
 mod pipeline_crash;
 mod pipeline_delivery;
 mod pipeline_outage;
+mod service;

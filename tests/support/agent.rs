@@ -64,13 +64,21 @@ pub struct Agent {
     config: PathBuf,
     log: PathBuf,
     starts: u32,
+    env: Vec<(String, String)>,
 }
 
 impl Agent {
     /// Starts `edgeproof run -c config`, stderr appended to `config`'s dir/agent.log.
     pub fn start(config: &Path) -> Agent {
+        Agent::start_with_env(config, &[])
+    }
+
+    /// Like [`Agent::start`], with extra environment variables (e.g. `NOTIFY_SOCKET`) for
+    /// this and every later start.
+    pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Agent {
         let log = config.with_file_name("agent.log");
-        let mut a = Agent { child: None, config: config.to_path_buf(), log, starts: 0 };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut a = Agent { child: None, config: config.to_path_buf(), log, starts: 0, env };
         a.restart();
         a
     }
@@ -91,6 +99,7 @@ impl Agent {
             .arg(&self.config)
             // Deterministic log level whatever the developer's environment says.
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
