@@ -12,6 +12,8 @@ mod metrics_endpoint;
 mod modbus_interop;
 mod modbus_probe;
 mod modbus_scheduling;
+mod opcua_interop;
+mod opcua_recovery;
 mod opcua_session;
 mod mqtt_tls;
 mod pipeline_crash;
