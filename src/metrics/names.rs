@@ -169,8 +169,8 @@ pub const BUS_DISCARDED_BYTES: MetricDef = def(
     "edgeproof_bus_discarded_bytes_total",
     Kind::Counter,
     &[BUS],
-    "Bytes read from an RTU bus that belonged to no answer (noise, late or excess bytes), \
-     discarded while waiting for silence.",
+    "Bytes read from an RTU bus that belonged to no usable answer (noise, bad or late frames, \
+     excess bytes), discarded while resynchronising.",
 );
 /// Bad frames per unit, by kind.
 pub const DEVICE_FRAME_ERRORS: MetricDef = def(

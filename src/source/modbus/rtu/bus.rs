@@ -193,6 +193,11 @@ impl Bus {
                 Exchange::Silent => return Outcome::NoAnswer,
                 Exchange::Bad(error) => {
                     self.failures = 0;
+                    // The bad frame's bytes are dropped with the buffer.
+                    if !self.buf.is_empty() {
+                        let bytes = self.buf.len() as u64;
+                        self.observer.bus(&self.name, &BusEvent::Discarded { bytes });
+                    }
                     let kind = error.kind();
                     self.observer
                         .bus(&self.name, &BusEvent::FrameError { device: Some(&job.device), kind });
