@@ -19,6 +19,7 @@ mod opcua_interop;
 mod opcua_recovery;
 mod opcua_session;
 mod mqtt_tls;
+mod packaging;
 mod pipeline_crash;
 mod pipeline_delivery;
 mod pipeline_outage;
