@@ -211,3 +211,160 @@ pub(super) fn check_buses(errs: &mut Errors, sections: &[DeviceSection], devices
 fn same_line(a: &SerialLine, b: &SerialLine) -> bool {
     (a.baud, a.parity, a.data_bits, a.stop_bits) == (b.baud, b.parity, b.data_bits, b.stop_bits)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{load_str, Config, ConfigError, DeviceProtocol, ModbusRtuDevice};
+    use crate::config::{Parity, RtuBus, SerialLine};
+
+    const HEAD: &str =
+        "[gateway]\nid = \"gw-1\"\nenterprise = \"91440300MA5DEM0A0G\"\nproject = \"P-1\"\n";
+
+    fn load(devices: &str) -> Result<Config, ConfigError> {
+        load_str(Path::new("test.toml"), &format!("{HEAD}\n{devices}"), false)
+    }
+
+    fn errors(devices: &str) -> Vec<String> {
+        match load(devices) {
+            Err(ConfigError::Invalid { errors, .. }) => {
+                errors.iter().map(|e| e.to_string()).collect()
+            }
+            Err(e) => vec![e.to_string()],
+            Ok(_) => vec![],
+        }
+    }
+
+    /// A device with one point and the given keys.
+    fn device(name: &str, keys: &str) -> String {
+        format!(
+            "[[devices]]\nname = \"{name}\"\n{keys}\n  [[devices.points]]\n  name = \"p\"\n  area = \"holding\"\n  address = 0\n  type = \"u16\"\n"
+        )
+    }
+
+    fn rtu(cfg: &Config, i: usize) -> &ModbusRtuDevice {
+        match &cfg.devices[i].protocol {
+            DeviceProtocol::ModbusRtu(m) => m,
+            other => panic!("device {i} is not RTU: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_annotated_example_has_a_serial_unit() {
+        let text = include_str!("../../configs/example.toml");
+        let cfg = load_str(Path::new("example.toml"), text, false).expect("example is valid");
+        let i = cfg.devices.iter().position(|d| &*d.name == "meter-3").expect("meter-3");
+        let m = rtu(&cfg, i);
+        let line = SerialLine {
+            port: "/dev/ttyS1".into(),
+            baud: 9600,
+            parity: Parity::None,
+            data_bits: 8,
+            stop_bits: 1,
+        };
+        assert_eq!(m.bus, RtuBus::Serial(line));
+        assert_eq!(
+            (m.unit, m.timeout, m.turnaround),
+            (3, Duration::from_millis(300), Duration::from_millis(50))
+        );
+        assert_eq!(cfg.devices[i].protocol_name(), "modbus-rtu");
+        assert_eq!(m.points.len(), 2);
+    }
+
+    #[test]
+    fn defaults_follow_the_modbus_serial_line_spec() {
+        let cfg = load(&device("m", "protocol = \"modbus-rtu\"\nport = \"/dev/ttyUSB0\"")).unwrap();
+        let m = rtu(&cfg, 0);
+        let RtuBus::Serial(line) = &m.bus else { panic!("serial") };
+        assert_eq!(line.to_string(), "9600 8E1", "even parity is the Modbus default");
+        assert_eq!(
+            (m.unit, m.timeout, m.turnaround),
+            (1, Duration::from_millis(500), Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn rtu_over_tcp_takes_an_address_and_the_unit_keys() {
+        let keys = "protocol = \"modbus-rtu-over-tcp\"\naddress = \"10.0.0.9:4001\"\nunit = 12\nturnaround = \"0ms\"";
+        let cfg = load(&device("m", keys)).unwrap();
+        let m = rtu(&cfg, 0);
+        assert_eq!(m.bus, RtuBus::Tcp("10.0.0.9:4001".into()));
+        assert_eq!(m.unit, 12);
+        assert_eq!(cfg.devices[0].protocol_name(), "modbus-rtu-over-tcp");
+    }
+
+    #[test]
+    fn each_mistake_names_its_field() {
+        let serial = "protocol = \"modbus-rtu\"\nport = \"/dev/ttyS1\"";
+        let cases: Vec<(&str, String, &str)> = vec![
+            ("no port", "protocol = \"modbus-rtu\"".into(), "devices[0].port: missing"),
+            ("baud too low", format!("{serial}\nbaud = 110"), "devices[0].baud: 110 is out of range"),
+            ("mark parity", format!("{serial}\nparity = \"mark\""), "devices[0].parity: \"mark\" is not one of"),
+            ("nine data bits", format!("{serial}\ndata_bits = 9"), "devices[0].data_bits: 9 is not one of 7, 8"),
+            ("three stop bits", format!("{serial}\nstop_bits = 3"), "devices[0].stop_bits: 3 is not one of 1, 2"),
+            ("broadcast unit", format!("{serial}\nunit = 0"), "devices[0].unit: 0 is out of range 1..=247"),
+            ("reserved unit", format!("{serial}\nunit = 248"), "devices[0].unit: 248 is out of range 1..=247"),
+            ("bad turnaround", format!("{serial}\nturnaround = \"soon\""), "devices[0].turnaround: \"soon\" is not a duration"),
+            ("address on serial", format!("{serial}\naddress = \"1.2.3.4:502\""), "devices[0].address: modbus-rtu reads a serial port"),
+            (
+                "port on a converter",
+                "protocol = \"modbus-rtu-over-tcp\"\naddress = \"10.0.0.9:4001\"\nport = \"/dev/ttyS1\"".into(),
+                "devices[0].port: modbus-rtu-over-tcp: the converter owns the serial line",
+            ),
+            ("converter without address", "protocol = \"modbus-rtu-over-tcp\"".into(), "devices[0].address: missing; modbus-rtu-over-tcp needs host:port"),
+            (
+                "baud on modbus-tcp",
+                "protocol = \"modbus-tcp\"\naddress = \"1.2.3.4:502\"\nbaud = 9600".into(),
+                "devices[0].baud: only applies to modbus-rtu devices",
+            ),
+            (
+                "turnaround on modbus-tcp",
+                "protocol = \"modbus-tcp\"\naddress = \"1.2.3.4:502\"\nturnaround = \"5ms\"".into(),
+                "devices[0].turnaround: only applies to modbus-rtu and modbus-rtu-over-tcp",
+            ),
+        ];
+        for (name, keys, want) in cases {
+            let errs = errors(&device("m", &keys));
+            assert!(errs.iter().any(|e| e.contains(want)), "{name}: want {want:?} in {errs:#?}");
+        }
+    }
+
+    #[test]
+    fn a_port_shared_with_different_settings_names_both_devices() {
+        let devices = [
+            device("meter-1", "protocol = \"modbus-rtu\"\nport = \"/dev/ttyS1\"\nunit = 1"),
+            device("meter-2", "protocol = \"modbus-rtu\"\nport = \"/dev/ttyS1\"\nunit = 2\nbaud = 19200\nparity = \"none\""),
+        ]
+        .concat();
+        let errs = errors(&devices);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        for part in
+            ["devices[1].port", "\"meter-2\"", "19200 8N1", "devices[0] (\"meter-1\")", "9600 8E1"]
+        {
+            assert!(errs[0].contains(part), "{part:?} in {}", errs[0]);
+        }
+    }
+
+    #[test]
+    fn one_unit_id_twice_on_a_bus_is_an_error_but_on_two_buses_is_fine() {
+        let on = |name: &str, port: &str| {
+            device(name, &format!("protocol = \"modbus-rtu\"\nport = \"{port}\"\nunit = 5"))
+        };
+        let errs = errors(&[on("a", "/dev/ttyS1"), on("b", "/dev/ttyS1")].concat());
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(errs[0].starts_with("devices[1].unit: unit 5 on \"/dev/ttyS1\""), "{}", errs[0]);
+        assert!(errs[0].contains("devices[0] (\"a\")"), "{}", errs[0]);
+        assert!(errors(&[on("a", "/dev/ttyS1"), on("b", "/dev/ttyS2")].concat()).is_empty());
+    }
+
+    #[test]
+    fn units_sharing_a_port_with_the_same_settings_compile() {
+        let devices: String = (1..=3)
+            .map(|u| device(&format!("m{u}"), &format!("protocol = \"modbus-rtu\"\nport = \"/dev/ttyS1\"\nunit = {u}\nparity = \"odd\"")))
+            .collect();
+        let cfg = load(&devices).unwrap();
+        assert!((0..3).all(|i| rtu(&cfg, i).bus.name() == "/dev/ttyS1"));
+    }
+}

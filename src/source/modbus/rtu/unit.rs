@@ -100,11 +100,6 @@ impl RtuUnit {
         self.retry_at.filter(|at| *at > now).map(|at| at - now)
     }
 
-    #[cfg(test)]
-    pub(super) fn set_backoff(&mut self, backoff: fn(u32) -> Duration) {
-        self.backoff = backoff;
-    }
-
     async fn request(&mut self, area: Area, start: u16, count: u16) -> Outcome {
         let (reply, answer) = oneshot::channel();
         let frame = ReadFrame { unit: self.unit, area, start, count };
