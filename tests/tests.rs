@@ -15,6 +15,7 @@ mod modbus_rtu;
 mod modbus_rtu_faults;
 mod modbus_rtu_interop;
 mod modbus_scheduling;
+mod opcua_browse;
 mod opcua_interop;
 mod opcua_recovery;
 mod opcua_session;

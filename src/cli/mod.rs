@@ -7,12 +7,14 @@
 //! | 1 | a negative result: invalid config, a probe where no point could be read, evidence that fails `verify` |
 //! | 2 | could not run: unreadable file, port in use, internal error |
 
+mod browse;
 mod check;
 mod demo;
 mod keygen;
 mod logging;
 mod probe;
 mod run;
+mod trust;
 mod verify;
 
 use std::path::PathBuf;
@@ -76,6 +78,42 @@ enum Command {
     },
     /// Read every point once and print the value beside the raw registers — the quickest way
     /// to see a word-swapped float or a wrong address. Exit 1 if no point could be read.
+    /// List an OPC UA server's address space: node ids, browse names, data types. With
+    /// `--points`, print ready-to-paste `[[devices.points]]` entries for its variables.
+    Browse {
+        /// The server, e.g. `opc.tcp://192.168.1.20:4840`.
+        endpoint: String,
+        /// Start node (default: the Objects folder), e.g. `ns=2;s=Molder`.
+        #[arg(long)]
+        node: Option<String>,
+        /// Levels to descend.
+        #[arg(long, default_value_t = 3)]
+        depth: usize,
+        /// Print `[[devices.points]]` entries instead of the tree.
+        #[arg(long)]
+        points: bool,
+        /// None | Basic256Sha256 | Aes128_Sha256_RsaOaep | Aes256_Sha256_RsaPss.
+        #[arg(long, default_value = "None")]
+        security_policy: String,
+        /// None | Sign | SignAndEncrypt (default: SignAndEncrypt with a policy, else None).
+        #[arg(long)]
+        security_mode: Option<String>,
+        /// User name; the password comes from --password-file or EDGEPROOF_OPCUA_PASSWORD_BROWSE.
+        #[arg(long)]
+        user: Option<String>,
+        /// File holding the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Where browse keeps its client certificate (`DIR/pki`).
+        #[arg(long, default_value_os_t = std::env::temp_dir().join("edgeproof-browse"))]
+        data_dir: PathBuf,
+    },
+    /// Trust the certificate an OPC UA device presents now: `trust accept -c FILE --device
+    /// NAME` re-pins it (trust = "first-use") or moves it into pki/trusted (trust = "pki").
+    Trust {
+        #[command(subcommand)]
+        action: TrustAction,
+    },
     Probe {
         /// The config file (TOML).
         #[arg(short, long)]
@@ -125,6 +163,20 @@ enum Command {
     },
 }
 
+/// `trust` actions.
+#[derive(Debug, Subcommand)]
+enum TrustAction {
+    /// Accept the device's current server certificate.
+    Accept {
+        /// The config file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The opcua device.
+        #[arg(short, long)]
+        device: String,
+    },
+}
+
 /// Parses arguments, runs the subcommand, maps the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -141,6 +193,30 @@ pub fn main() -> ExitCode {
             }))
         }
         Command::Run { config } => runtime().block_on(run::run(&config)),
+        Command::Browse {
+            endpoint,
+            node,
+            depth,
+            points,
+            security_policy,
+            security_mode,
+            user,
+            password_file,
+            data_dir,
+        } => runtime().block_on(browse::run(browse::BrowseArgs {
+            endpoint,
+            node,
+            depth,
+            points,
+            security_policy,
+            security_mode,
+            user,
+            password_file,
+            data_dir,
+        })),
+        Command::Trust { action: TrustAction::Accept { config, device } } => {
+            runtime().block_on(trust::accept(&config, &device))
+        }
         Command::Probe { config, device, json } => {
             runtime().block_on(probe::run(&config, device.as_deref(), json))
         }

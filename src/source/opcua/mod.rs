@@ -14,6 +14,7 @@
 //!
 //! The agent never writes to a device: no Write or Call service is ever sent.
 
+pub mod browse;
 pub mod device;
 pub mod error;
 pub mod fingerprint;
