@@ -66,7 +66,9 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod recorder;
 pub mod sign;
+pub mod usage;
 pub mod verify;
 
 pub use chain::{Chain, Prepared};
