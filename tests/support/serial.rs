@@ -180,44 +180,52 @@ impl ManglingProxy {
     }
 }
 
-/// Records every bus event and counts cycles per device.
+/// One bus event as recorded.
+struct Recorded {
+    device: String,
+    event: &'static str,
+    kind: &'static str,
+    bytes: u64,
+}
+
+/// Records every bus event.
 #[derive(Default)]
 pub struct RecordingObserver {
-    /// (bus, device or "", event name, kind or "", bytes)
-    events: Mutex<Vec<(String, String, &'static str, &'static str, u64)>>,
+    events: Mutex<Vec<Recorded>>,
 }
 
 impl RecordingObserver {
+    fn count(&self, keep: impl Fn(&Recorded) -> bool) -> Vec<u64> {
+        self.events.lock().unwrap().iter().filter(|e| keep(e)).map(|e| e.bytes).collect()
+    }
+
     /// Frame errors of `kind` on any bus.
     pub fn frame_errors(&self, kind: FrameErrorKind) -> usize {
-        let events = self.events.lock().unwrap();
-        events.iter().filter(|e| e.2 == "frame_error" && e.3 == kind.as_str()).count()
+        self.count(|e| e.event == "frame_error" && e.kind == kind.as_str()).len()
     }
 
     /// Requests written for `device`.
     pub fn requests(&self, device: &str) -> usize {
-        let events = self.events.lock().unwrap();
-        events.iter().filter(|e| e.2 == "request" && e.1 == device).count()
+        self.count(|e| e.event == "request" && e.device == device).len()
     }
 
     /// Bytes discarded while resynchronising.
     pub fn discarded(&self) -> u64 {
-        let events = self.events.lock().unwrap();
-        events.iter().filter(|e| e.2 == "discarded").map(|e| e.4).sum()
+        self.count(|e| e.event == "discarded").iter().sum()
     }
 }
 
 impl PollObserver for RecordingObserver {
     fn cycle(&self, _: &str, _: &CycleStats, _: Duration) {}
     fn overrun(&self, _: &str, _: u64) {}
-    fn bus(&self, bus: &str, event: &BusEvent<'_>) {
-        let row = match *event {
-            BusEvent::Request { device } => (bus.into(), device.into(), "request", "", 0),
+    fn bus(&self, _bus: &str, event: &BusEvent<'_>) {
+        let (device, event, kind, bytes) = match *event {
+            BusEvent::Request { device } => (device.to_owned(), "request", "", 0),
             BusEvent::FrameError { device, kind } => {
-                (bus.into(), device.unwrap_or("").into(), "frame_error", kind.as_str(), 0)
+                (device.unwrap_or("").to_owned(), "frame_error", kind.as_str(), 0)
             }
-            BusEvent::Discarded { bytes } => (bus.into(), String::new(), "discarded", "", bytes),
+            BusEvent::Discarded { bytes } => (String::new(), "discarded", "", bytes),
         };
-        self.events.lock().unwrap().push(row);
+        self.events.lock().unwrap().push(Recorded { device, event, kind, bytes });
     }
 }
