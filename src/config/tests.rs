@@ -29,7 +29,7 @@ fn errors(text: &str) -> Vec<String> {
 fn annotated_example_is_valid() {
     let text = include_str!("../../configs/example.toml");
     let cfg = load(text).expect("configs/example.toml must be valid");
-    assert_eq!(cfg.devices.len(), 3);
+    assert_eq!(cfg.devices.len(), 4);
     let DeviceProtocol::ModbusTcp(press) = &cfg.devices[0].protocol else {
         panic!("a modbus-tcp device")
     };
