@@ -76,8 +76,7 @@ async fn children(
     };
     let mut results = session.browse(&[desc], 0, None).await.map_err(|e| e.status())?;
     let mut found = Vec::new();
-    loop {
-        let Some(r) = results.pop() else { break };
+    while let Some(r) = results.pop() {
         for rd in r.references.into_iter().flatten() {
             if rd.node_id.server_index == 0 {
                 found.push((
