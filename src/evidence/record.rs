@@ -263,7 +263,9 @@ pub enum PreviousRun {
     Unclean,
 }
 
-/// `boot`: the agent started.
+/// `boot`: the agent started. It is record 0 of every run (`boot.rec` 0, a new `boot.n`),
+/// except on the very first run, where it follows `enroll` as record 1. Verification checks
+/// that `last_seq`, `last_wall_ms` and `previous` agree with the record before it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Boot {
