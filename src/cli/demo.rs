@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use edgeproof::agent::{self, AgentOptions, RunningAgent};
 use edgeproof::config;
+use edgeproof::sim::opcua::{SimOpcUa, SimOpcUaOptions, VARIABLES};
 use edgeproof::sim::{spawn_ticker, Profile, SimDevice, SimServer};
 use edgeproof::source::modbus::{DataType, ModbusPoint};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Demo options from the command line.
 pub struct DemoArgs {
@@ -59,8 +60,20 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         sims.push(server);
     }
 
+    // The OPC UA moulding machine: its PKI lives beside the demo's data.
+    let molder = match SimOpcUa::start(SimOpcUaOptions::new(data_dir.join("sim-opcua-pki"))).await {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warn!("the simulated OPC UA machine did not start ({e}); the demo runs without it");
+            None
+        }
+    };
+
     let metrics = free_or_any(args.metrics);
-    let text = demo_config(&data_dir, &args.broker, metrics, &devices);
+    let mut text = demo_config(&data_dir, &args.broker, metrics, &devices);
+    if let Some(m) = &molder {
+        text.push_str(&molder_config(m));
+    }
     let config_path = data_dir.join("demo.toml");
     if let Err(e) = std::fs::write(&config_path, &text) {
         error!("cannot write {}: {e}", config_path.display());
@@ -77,6 +90,9 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     println!("edgeproof demo — simulated devices, the real agent.");
     for (profile, addr) in &devices {
         println!("  {:<9} {addr:<16} {}", profile.device_name(), profile.description());
+    }
+    if let Some(m) = &molder {
+        println!("  {:<9} {:<16} injection moulding machine (OPC UA)", MOLDER, m.endpoint());
     }
     println!("  device map   {}", config_path.display());
     println!("  journal      {}", agent::journal_path(&cfg).display());
@@ -108,6 +124,9 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     }
     for s in sims {
         s.stop().await;
+    }
+    if let Some(m) = molder {
+        m.stop().await;
     }
     match result {
         Ok(()) => {
@@ -218,6 +237,43 @@ fn demo_config(
         }
     }
     t
+}
+
+/// The demo's OPC UA device name.
+const MOLDER: &str = "molder-01";
+
+/// The OPC UA machine's device map: most variables subscribed, the counters polled.
+fn molder_config(m: &SimOpcUa) -> String {
+    let mut t = format!(
+        "# simulated injection moulding machine (OPC UA)\n[[devices]]\nname = \"{MOLDER}\"\nprotocol = \"opcua\"\nendpoint = \"{}\"\nsecurity_policy = \"None\"\nsecurity_mode = \"None\"\ntrust = \"first-use\"\npoll = \"1s\"\n\n",
+        m.endpoint()
+    );
+    for (id, browse, unit) in VARIABLES {
+        let mode = if matches!(browse, "ShotCount" | "Recipe") { "poll" } else { "subscribe" };
+        let _ = writeln!(
+            t,
+            "  [[devices.points]]\n  name = {:?}\n  node = {:?}\n  mode = \"{mode}\"",
+            snake(browse),
+            m.node(id)
+        );
+        if !unit.is_empty() {
+            let _ = writeln!(t, "  unit = {unit:?}");
+        }
+        t.push('\n');
+    }
+    t
+}
+
+/// `BarrelTemp` → `barrel_temp`.
+fn snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
 }
 
 fn point_toml(p: &ModbusPoint) -> String {

@@ -1,10 +1,16 @@
-//! Log setup: one line per event on stderr, level from `RUST_LOG` (default `info`).
+//! Log setup: one line per event on stderr, level from `RUST_LOG` (default `info`, the OPC UA
+//! stack's own logs at `error`).
 
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The OPC UA stack logs its own view of events the source already reports with the
+    // device name (a disconnect, an empty endpoint list it is not asked to use): keep it to
+    // errors unless RUST_LOG asks for more.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,opcua_client=error,opcua_server=error,opcua_core=error")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
