@@ -10,6 +10,7 @@
 mod browse;
 mod check;
 mod demo;
+mod doctor;
 mod keygen;
 mod logging;
 mod probe;
@@ -48,6 +49,15 @@ enum Command {
     Check {
         /// The config file (TOML).
         file: PathBuf,
+    },
+    /// The installer's checklist: config valid, data dir writable with free space, evidence
+    /// key present with safe permissions, clock synchronised, broker reachable (TCP, TLS,
+    /// MQTT CONNECT), every device answering. Exit 0 all fine (warnings allowed), 1 a check
+    /// failed, 2 the file could not be read.
+    Doctor {
+        /// The config file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
     },
     /// Run the agent: poll every device, journal every reading, publish to MQTT, serve
     /// /metrics. Stops cleanly on SIGTERM or Ctrl-C (exit 0); invalid config exits 1.
@@ -193,6 +203,7 @@ pub fn main() -> ExitCode {
             }))
         }
         Command::Run { config } => runtime().block_on(run::run(&config)),
+        Command::Doctor { config } => runtime().block_on(doctor::run(&config)),
         Command::Browse {
             endpoint,
             node,
