@@ -115,7 +115,10 @@ fn can_install() -> Result<(), String> {
 
 /// Holds an exclusive lock shared by every test process on this machine that installs the
 /// package, so two test runs never install and remove it at the same time.
-struct MachineLock(File);
+/// The lock is released when the file closes, on drop.
+struct MachineLock {
+    _file: File,
+}
 
 impl MachineLock {
     fn take() -> MachineLock {
@@ -123,7 +126,7 @@ impl MachineLock {
         // SAFETY: flock on a file descriptor this File owns; blocks until the lock is free.
         let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
         assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
-        MachineLock(f)
+        MachineLock { _file: f }
     }
 }
 
