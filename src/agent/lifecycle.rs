@@ -18,6 +18,7 @@ use crate::publish::{PublishCounters, PublishError};
 use crate::service::{PipelineProbe, PollProgress};
 use crate::source::{BatchSink, PollObserver};
 
+use super::evidence::EvidenceTask;
 use super::observers::{JournalSink, MetricsObserver};
 use super::tasks::{DeviceTasks, DEVICE_STOP_BOUND};
 
@@ -36,6 +37,10 @@ pub enum AgentError {
     /// The metrics endpoint could not listen.
     #[error("{0}")]
     Http(#[from] crate::http::HttpError),
+    /// Usage evidence could not be started (no key where one is required, a log enrolled
+    /// with another key, …).
+    #[error("evidence: {0}")]
+    Evidence(#[from] crate::evidence::recorder::RecorderError),
     /// A stage's task died.
     #[error("internal error: {0}")]
     Internal(String),
@@ -78,6 +83,8 @@ pub struct RunningAgent {
     http: Option<JoinHandle<()>>,
     handle: JournalHandle,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// The evidence recorder, when evidence is on.
+    pub(super) evidence: Option<EvidenceTask>,
 }
 
 /// The journal file inside the data directory.
@@ -102,6 +109,7 @@ pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, 
     let (handle, sender, writer) =
         JournalHandle::start(journal, HandleOptions::new(cfg.journal.flush_interval))?;
     let journal_counters = handle.counters();
+    let evidence = EvidenceTask::start(cfg, &handle).await?;
 
     let metrics = Metrics::new();
     metrics.attach_journal(journal_counters.clone());
@@ -145,6 +153,10 @@ pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, 
                 counters.clone(),
             )?
             .with_drain_timeout(options.shutdown_grace);
+            let publisher = match &evidence {
+                Some(e) => publisher.with_evidence(e.feed()),
+                None => publisher,
+            };
             let cancel = publisher_cancel.clone();
             let task = tokio::spawn(async move {
                 publisher.run(cancel).await;
@@ -160,6 +172,10 @@ pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, 
 
     let sink: Arc<dyn BatchSink> = Arc::new(JournalSink(sender));
     let observer: Arc<dyn PollObserver> = Arc::new(MetricsObserver(metrics.clone()));
+    let (sink, observer) = match &evidence {
+        Some(e) => e.wrap(sink, observer),
+        None => (sink, observer),
+    };
     for device in &cfg.devices {
         metrics.device(&device.name);
     }
@@ -183,6 +199,7 @@ pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, 
         http,
         handle,
         writer: Some(writer),
+        evidence,
     })
 }
 
@@ -197,11 +214,19 @@ impl RunningAgent {
     }
 
     /// Stops every stage in the order that loses nothing (see the module docs).
-    pub async fn stop(mut self) -> Result<(), AgentError> {
+    pub async fn stop(self) -> Result<(), AgentError> {
+        self.stop_because("stop").await
+    }
+
+    /// [`RunningAgent::stop`], saying why in the `shutdown` evidence record (e.g. `SIGTERM`).
+    pub async fn stop_because(mut self, reason: &str) -> Result<(), AgentError> {
         info!("stopping: polling first");
         self.devices.stop_all(DEVICE_STOP_BOUND).await;
         if let Err(e) = self.handle.flush().await {
             error!(error = %e, "final journal commit failed; the last cycle may be lost");
+        }
+        if let Some(evidence) = self.evidence.take() {
+            evidence.finish(reason).await;
         }
         if let Some(task) = self.publisher.take() {
             info!(grace = ?self.options.shutdown_grace, "waiting for in-flight acknowledgements");

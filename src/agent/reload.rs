@@ -140,6 +140,7 @@ impl RunningAgent {
         }
         self.devices.start(&new.devices);
         self.config.devices = new.devices;
+        self.config.inventory = new.inventory;
 
         if change.devices_changed() {
             info!(
@@ -164,13 +165,16 @@ impl RunningAgent {
     }
 
     /// The hook for the `config` evidence record (EVIDENCE.md: the device map changed — hash,
-    /// devices added and removed). The evidence recorder is not wired into the agent yet; when
-    /// it is, it writes the record here, after the new tasks started and before `READY=1`.
+    /// devices added and removed): the recorder writes it when the running device map's hash
+    /// differs from the one last recorded.
     pub fn record_config_change(&self, change: &ConfigChange) {
-        info!(
-            sha256 = %change.file_sha256,
-            "config change not yet recorded as evidence (no evidence recorder in this build): {change}"
-        );
+        match &self.evidence {
+            Some(evidence) => evidence.config_changed(&self.config),
+            None => info!(
+                sha256 = %change.file_sha256,
+                "config change not recorded as evidence (evidence is off): {change}"
+            ),
+        }
     }
 
     /// The running config: the file as loaded at start, with the device map of the last

@@ -76,7 +76,7 @@ pub async fn run(file: &Path) -> ExitCode {
     };
     info!(signal, "shutting down");
     supervisor.stopping();
-    let code = match tokio::time::timeout(STOP_BOUND, running.stop()).await {
+    let code = match tokio::time::timeout(STOP_BOUND, running.stop_because(signal)).await {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             error!("unclean stop: {e}");

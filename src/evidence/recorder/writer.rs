@@ -8,11 +8,11 @@
 //! cannot be stored is logged and lost; the chain stays where it was, so the next record
 //! takes its seq and the log stays gap-free.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -28,7 +28,9 @@ use crate::config::{Config, EvidenceMode};
 use crate::evidence::chain::Chain;
 use crate::evidence::keys::GatewayKey;
 use crate::evidence::merkle::Hash;
-use crate::evidence::record::{Body, Device, DeviceChange, Shutdown, Stamp, Totals, Usage};
+use crate::evidence::record::{
+    Body, ConfigChange, Device, DeviceChange, Shutdown, Stamp, Totals, Usage,
+};
 use crate::evidence::usage::UsageBook;
 use crate::journal::{CountersSnapshot, JournalCounters, JournalHandle};
 use crate::model::now_ms;
@@ -116,6 +118,9 @@ pub struct Recorder {
     last_checkpoint: u64,
     /// The last record stored.
     last: Option<LastRecord>,
+    /// Config hash and declared device ids last recorded.
+    config_hash: Hash,
+    declared: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -178,6 +183,8 @@ impl Recorder {
             local_at: None,
             last_checkpoint: 0,
             last: state.last,
+            config_hash: bodies::config_hash(cfg),
+            declared: bodies::declared_ids(cfg),
         };
         let first_start = state.is_empty();
         if first_start {
@@ -229,8 +236,15 @@ impl Recorder {
     }
 
     /// Writes records until `cancel` fires; returns the recorder for [`Recorder::finish`].
-    pub async fn run(mut self, cancel: CancellationToken) -> Recorder {
+    /// A config arriving on `configs` (a reload) is recorded as a `config` record when its
+    /// device map differs.
+    pub async fn run(
+        mut self,
+        cancel: CancellationToken,
+        mut configs: mpsc::UnboundedReceiver<Config>,
+    ) -> Recorder {
         let book = self.book.clone();
+        let mut configs_open = true;
         let mut next_checkpoint = Instant::now() + self.checkpoint_interval;
         loop {
             let close_at = book.split_ms() + u64::try_from(self.grace.as_millis()).unwrap_or(0);
@@ -243,6 +257,10 @@ impl Recorder {
                     next_checkpoint = Instant::now() + self.checkpoint_interval;
                 }
                 _ = book.identity_changed().notified() => self.record_devices().await,
+                cfg = configs.recv(), if configs_open => match cfg {
+                    Some(cfg) => self.config_changed(&cfg).await,
+                    None => configs_open = false,
+                },
             }
         }
         self
@@ -260,6 +278,28 @@ impl Recorder {
         self.append_logged(Body::Shutdown(Shutdown { reason: reason.to_string(), totals })).await;
         self.checkpoint_logged().await;
         info!(records = self.chain.next_seq(), "usage evidence log closed (shutdown recorded)");
+    }
+
+    /// A reload applied `cfg`: the book follows the new device list, and a `config` record is
+    /// written when the device map's hash differs from the one last recorded.
+    pub async fn config_changed(&mut self, cfg: &Config) {
+        self.book.set_devices(cfg);
+        let hash = bodies::config_hash(cfg);
+        if hash == self.config_hash {
+            return;
+        }
+        let now = bodies::declared_ids(cfg);
+        let change = ConfigChange {
+            hash,
+            added: now.difference(&self.declared).cloned().collect(),
+            removed: self.declared.difference(&now).cloned().collect(),
+        };
+        info!(added = ?change.added, removed = ?change.removed, "device map changed by a reload; recording it");
+        if self.append_logged(Body::Config(change)).await {
+            self.config_hash = hash;
+            self.declared = now;
+        }
+        self.refresh_endpoints().await;
     }
 
     /// Closes the interval being collected; `last` at a stop (ends now, not at the boundary).
@@ -466,7 +506,8 @@ address = "127.0.0.1:1502"
         let (rec, book) = open(&cfg, &handle).await;
         let mut appended = rec.appended.subscribe();
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(rec.run(cancel.clone()));
+        let (_configs, inbox) = mpsc::unbounded_channel();
+        let task = tokio::spawn(rec.run(cancel.clone(), inbox));
         book.on_identity("press", &crate::source::modbus::DeviceIdentity::Unsupported);
         for i in 0..3u64 {
             let batch = Batch {
@@ -477,7 +518,7 @@ address = "127.0.0.1:1502"
             book.on_batch(&batch);
             sender.try_send(batch).unwrap();
         }
-        // enroll, boot, device, then two usage records.
+        // enroll, boot, device and two usage records (in some order after boot).
         let want = 5;
         tokio::time::timeout(Duration::from_secs(20), appended.wait_for(|n| *n >= want))
             .await
@@ -499,7 +540,8 @@ address = "127.0.0.1:1502"
 
         let all = records(&path);
         let types: Vec<&str> = all.iter().map(|r| r.record.typ().as_str()).collect();
-        assert_eq!(&types[..3], ["enroll", "boot", "device"], "{types:?}");
+        assert_eq!(&types[..2], ["enroll", "boot"], "{types:?}");
+        assert_eq!(types.iter().filter(|t| **t == "device").count(), 1, "{types:?}");
         let boots: Vec<(u64, PreviousRun)> = all
             .iter()
             .filter_map(|r| match &r.record.body {
@@ -524,7 +566,8 @@ address = "127.0.0.1:1502"
             })
             .collect();
         assert!(usage.len() >= 2, "{types:?}");
-        assert_eq!(usage[0].devices[0].points_read + usage[1].devices[0].points_read, 3);
+        let read: u64 = usage.iter().flat_map(|u| &u.devices).map(|d| d.points_read).sum();
+        assert_eq!(read, 3, "every good sample counted once");
         assert!(usage.windows(2).all(|w| w[0].end.wall_ms <= w[1].start.wall_ms));
         assert_eq!(usage[0].end.wall_ms % 1000, 0, "interval ends on the wall-clock grid");
         assert!(usage[0].devices[0].endpoint_local, "127.0.0.1 is this machine");

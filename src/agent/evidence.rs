@@ -1,0 +1,135 @@
+//! Usage evidence in the running agent: the adapters that feed the recorder's usage book from
+//! the sources (every batch on its way to the journal, every poll cycle, every device
+//! identity), and the recorder's task from start to its `shutdown` record.
+//!
+//! Start (after the journal opened, before the publisher and the device tasks): load the key
+//! (or find evidence off), open the recorder — it writes `enroll`/`boot`/`config` and a
+//! checkpoint before any device is polled — and spawn its loop.
+//! Stop (after the device tasks stopped and their last cycle was committed, before the
+//! publisher is told to stop): end the loop, write the last `usage`, `shutdown` and the final
+//! checkpoint, so the publisher's final sweep sends them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::error;
+
+use crate::config::Config;
+use crate::evidence::recorder::{load_key, CheckpointFile, Recorder, RecorderError};
+use crate::evidence::usage::UsageBook;
+use crate::journal::JournalHandle;
+use crate::model::Batch;
+use crate::publish::EvidenceFeed;
+use crate::source::modbus::rtu::BusEvent;
+use crate::source::modbus::{CycleStats, DeviceIdentity};
+use crate::source::{BatchSink, PollObserver};
+
+/// Counts every batch in the usage book, then hands it on (to the journal).
+pub(super) struct EvidenceSink {
+    pub(super) book: Arc<UsageBook>,
+    pub(super) inner: Arc<dyn BatchSink>,
+}
+
+impl BatchSink for EvidenceSink {
+    fn send(&self, batch: Batch) {
+        self.book.on_batch(&batch);
+        self.inner.send(batch);
+    }
+}
+
+/// Counts every poll cycle and identity in the usage book, and forwards everything to the
+/// observer it wraps (metrics).
+pub(super) struct EvidenceObserver {
+    pub(super) book: Arc<UsageBook>,
+    pub(super) inner: Arc<dyn PollObserver>,
+}
+
+impl PollObserver for EvidenceObserver {
+    fn identified(&self, device: &str, identity: &DeviceIdentity) {
+        self.book.on_identity(device, identity);
+        self.inner.identified(device, identity);
+    }
+
+    fn cycle(&self, device: &str, stats: &CycleStats, elapsed: Duration) {
+        self.book.on_cycle(device, stats);
+        self.inner.cycle(device, stats, elapsed);
+    }
+
+    fn overrun(&self, device: &str, n: u64) {
+        self.inner.overrun(device, n);
+    }
+
+    fn bus(&self, bus: &str, event: &BusEvent<'_>) {
+        self.inner.bus(bus, event);
+    }
+}
+
+/// The running recorder.
+pub(super) struct EvidenceTask {
+    book: Arc<UsageBook>,
+    feed: Arc<dyn EvidenceFeed>,
+    cancel: CancellationToken,
+    task: JoinHandle<Recorder>,
+    configs: mpsc::UnboundedSender<Config>,
+}
+
+impl EvidenceTask {
+    /// Opens the log and starts the recorder, or `None` when evidence is off. Errors stop the
+    /// agent's start (no key where one is required, a log enrolled with another key, …).
+    pub(super) async fn start(
+        cfg: &Config,
+        journal: &JournalHandle,
+    ) -> Result<Option<EvidenceTask>, RecorderError> {
+        let Some(key) = load_key(cfg)? else { return Ok(None) };
+        let (recorder, book) = Recorder::open(
+            cfg,
+            key,
+            journal.clone(),
+            journal.counters(),
+            CheckpointFile::in_dir(&cfg.gateway.data_dir),
+        )
+        .await?;
+        let feed: Arc<dyn EvidenceFeed> = Arc::new(recorder.feed());
+        let cancel = CancellationToken::new();
+        let (configs, inbox) = mpsc::unbounded_channel();
+        let task = tokio::spawn(recorder.run(cancel.clone(), inbox));
+        Ok(Some(EvidenceTask { book, feed, cancel, task, configs }))
+    }
+
+    /// What the publisher drains.
+    pub(super) fn feed(&self) -> Arc<dyn EvidenceFeed> {
+        self.feed.clone()
+    }
+
+    /// Wraps the sources' sink and observer so that the usage book sees everything.
+    pub(super) fn wrap(
+        &self,
+        sink: Arc<dyn BatchSink>,
+        observer: Arc<dyn PollObserver>,
+    ) -> (Arc<dyn BatchSink>, Arc<dyn PollObserver>) {
+        (
+            Arc::new(EvidenceSink { book: self.book.clone(), inner: sink }),
+            Arc::new(EvidenceObserver { book: self.book.clone(), inner: observer }),
+        )
+    }
+
+    /// A reload applied a new device map: the recorder writes a `config` record if it differs
+    /// from the one last recorded.
+    pub(super) fn config_changed(&self, cfg: &Config) {
+        if self.configs.send(cfg.clone()).is_err() {
+            error!("evidence recorder has stopped; the device map change is not recorded");
+        }
+    }
+
+    /// Ends the loop and writes the last `usage`, `shutdown` and the final checkpoint.
+    pub(super) async fn finish(self, reason: &str) {
+        self.cancel.cancel();
+        match self.task.await {
+            Ok(recorder) => recorder.finish(reason).await,
+            Err(e) => error!(error = %e, "evidence recorder task panicked; no shutdown record"),
+        }
+    }
+}
