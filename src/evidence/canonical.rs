@@ -32,7 +32,7 @@ use serde_json::{Map, Number, Value};
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Why a value is outside the canonical domain or not JSON at all.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CanonicalError {
     /// A number with a fraction or exponent, or an integer too large for u64/i64.
     #[error("{path}: {number} is not an integer; evidence holds no floats")]
@@ -67,8 +67,7 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalErro
 /// Encodes an already-built JSON value canonically.
 pub fn encode(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::with_capacity(256);
-    let mut path = String::from("$");
-    write_value(value, &mut out, &mut path)?;
+    write_value(value, &mut out).map_err(rooted)?;
     Ok(out)
 }
 
@@ -79,8 +78,7 @@ pub fn encode_without(value: &Value, skip: &str) -> Result<Vec<u8>, CanonicalErr
         return encode(value);
     };
     let mut out = Vec::with_capacity(256);
-    let mut path = String::from("$");
-    write_object(map.iter().filter(|(k, _)| k.as_str() != skip), &mut out, &mut path)?;
+    write_object(map.iter().filter(|(k, _)| k.as_str() != skip), &mut out).map_err(rooted)?;
     Ok(out)
 }
 
@@ -88,23 +86,46 @@ pub fn encode_without(value: &Value, skip: &str) -> Result<Vec<u8>, CanonicalErr
 /// ±(2^53 − 1), no repeated member names, nesting within serde_json's limit (128).
 pub fn parse(text: &[u8]) -> Result<Value, CanonicalError> {
     let mut de = serde_json::Deserializer::from_slice(text);
-    let v = StrictValue { path: "$".into() }
-        .deserialize(&mut de)
-        .map_err(|e| classify_parse_error(e, text))?;
+    let v = StrictValue.deserialize(&mut de).map_err(classify_parse_error)?;
     de.end().map_err(|e| CanonicalError::Syntax(e.to_string()))?;
     Ok(v)
 }
 
-fn classify_parse_error(e: serde_json::Error, _text: &[u8]) -> CanonicalError {
-    let msg = e.to_string();
-    // Our own domain errors travel through serde as custom messages with a fixed prefix.
-    if let Some(rest) = msg.strip_prefix(FLOAT_PREFIX) {
-        let (path, number) = split_domain_msg(rest);
-        return CanonicalError::Float { path, number };
+// Paths are built only on the error path: each level of the recursion prepends its segment
+// to the error on the way out, so valid input costs no path strings at all.
+
+/// Prepends a path segment (`.name` or `[i]`) to a domain error.
+fn within(e: CanonicalError, segment: impl FnOnce() -> String) -> CanonicalError {
+    match e {
+        CanonicalError::Float { path, number } => {
+            CanonicalError::Float { path: segment() + &path, number }
+        }
+        CanonicalError::IntegerRange { path, number } => {
+            CanonicalError::IntegerRange { path: segment() + &path, number }
+        }
+        other => other,
     }
-    if let Some(rest) = msg.strip_prefix(RANGE_PREFIX) {
-        let (path, number) = split_domain_msg(rest);
-        return CanonicalError::IntegerRange { path, number };
+}
+
+fn rooted(e: CanonicalError) -> CanonicalError {
+    within(e, || "$".to_string())
+}
+
+fn classify_parse_error(e: serde_json::Error) -> CanonicalError {
+    let msg = e.to_string();
+    // Our domain errors travel through serde as custom messages with a fixed prefix.
+    for (prefix, float) in [(FLOAT_PREFIX, true), (RANGE_PREFIX, false)] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            let mut parts = rest.splitn(2, '\u{1}');
+            let path = format!("${}", parts.next().unwrap_or_default());
+            let number = parts.next().unwrap_or_default();
+            let number = number.split(" at line ").next().unwrap_or_default().to_string();
+            return if float {
+                CanonicalError::Float { path, number }
+            } else {
+                CanonicalError::IntegerRange { path, number }
+            };
+        }
     }
     CanonicalError::Syntax(msg)
 }
@@ -112,21 +133,25 @@ fn classify_parse_error(e: serde_json::Error, _text: &[u8]) -> CanonicalError {
 const FLOAT_PREFIX: &str = "edgeproof-float\u{1}";
 const RANGE_PREFIX: &str = "edgeproof-range\u{1}";
 
-fn split_domain_msg(rest: &str) -> (String, String) {
-    // "<path>\u{1}<number> at line L column C"
-    let mut parts = rest.splitn(2, '\u{1}');
-    let path = parts.next().unwrap_or_default().to_string();
-    let number = parts.next().unwrap_or_default();
-    let number = number.split(" at line ").next().unwrap_or_default().to_string();
-    (path, number)
+/// Re-raises a child's error with `segment` prepended to the path of a domain error.
+fn nest<E: de::Error>(e: E, segment: impl FnOnce() -> String) -> E {
+    let msg = e.to_string();
+    for prefix in [FLOAT_PREFIX, RANGE_PREFIX] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            // Drop serde_json's " at line L column C": the outermost error gets it again.
+            let rest = rest.split(" at line ").next().unwrap_or_default();
+            return E::custom(format!("{prefix}{}{rest}", segment()));
+        }
+    }
+    e
 }
 
-fn write_value(v: &Value, out: &mut Vec<u8>, path: &mut String) -> Result<(), CanonicalError> {
+fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => write_number(n, out, path)?,
+        Value::Number(n) => write_number(n, out)?,
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
             out.push(b'[');
@@ -134,14 +159,11 @@ fn write_value(v: &Value, out: &mut Vec<u8>, path: &mut String) -> Result<(), Ca
                 if i > 0 {
                     out.push(b',');
                 }
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                write_value(item, out, path)?;
-                path.truncate(len);
+                write_value(item, out).map_err(|e| within(e, || format!("[{i}]")))?;
             }
             out.push(b']');
         }
-        Value::Object(map) => write_object(map.iter(), out, path)?,
+        Value::Object(map) => write_object(map.iter(), out)?,
     }
     Ok(())
 }
@@ -149,15 +171,15 @@ fn write_value(v: &Value, out: &mut Vec<u8>, path: &mut String) -> Result<(), Ca
 fn write_object<'a>(
     members: impl Iterator<Item = (&'a String, &'a Value)>,
     out: &mut Vec<u8>,
-    path: &mut String,
 ) -> Result<(), CanonicalError> {
     let mut members: Vec<(&String, &Value)> = members.collect();
-    // RFC 8785 §3.2.3: sort by UTF-16 code units, not by UTF-8 bytes or code points. ASCII
-    // names (all of ours) compare the same bytewise, which is much cheaper.
-    if members.iter().all(|(k, _)| k.is_ascii()) {
-        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    } else {
+    // RFC 8785 §3.2.3: order by UTF-16 code units. serde_json's map iterates in UTF-8 byte
+    // order, which is the same for every name without characters above U+FFFF; only names
+    // with such characters need the UTF-16 sort.
+    if members.iter().any(|(k, _)| k.chars().any(|c| c > '\u{ffff}')) {
         members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    } else {
+        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
     }
     out.push(b'{');
     for (i, (k, item)) in members.into_iter().enumerate() {
@@ -166,29 +188,26 @@ fn write_object<'a>(
         }
         write_string(k, out);
         out.push(b':');
-        let len = path.len();
-        path.push('.');
-        path.push_str(k);
-        write_value(item, out, path)?;
-        path.truncate(len);
+        write_value(item, out).map_err(|e| within(e, || format!(".{k}")))?;
     }
     out.push(b'}');
     Ok(())
 }
 
-fn write_number(n: &Number, out: &mut Vec<u8>, path: &str) -> Result<(), CanonicalError> {
+fn write_number(n: &Number, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    let range = |number: String| CanonicalError::IntegerRange { path: String::new(), number };
     if let Some(u) = n.as_u64() {
         if u > MAX_SAFE_INTEGER {
-            return Err(CanonicalError::IntegerRange { path: path.into(), number: u.to_string() });
+            return Err(range(u.to_string()));
         }
         out.extend_from_slice(u.to_string().as_bytes());
     } else if let Some(i) = n.as_i64() {
         if i.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(CanonicalError::IntegerRange { path: path.into(), number: i.to_string() });
+            return Err(range(i.to_string()));
         }
         out.extend_from_slice(i.to_string().as_bytes());
     } else {
-        return Err(CanonicalError::Float { path: path.into(), number: n.to_string() });
+        return Err(CanonicalError::Float { path: String::new(), number: n.to_string() });
     }
     Ok(())
 }
@@ -227,9 +246,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 }
 
 /// Builds a `Value` from serde_json's events, enforcing the canonical domain as it goes.
-struct StrictValue {
-    path: String,
-}
+struct StrictValue;
 
 impl<'de> DeserializeSeed<'de> for StrictValue {
     type Value = Value;
@@ -238,13 +255,15 @@ impl<'de> DeserializeSeed<'de> for StrictValue {
     }
 }
 
-impl StrictValue {
-    fn int<E: de::Error>(&self, magnitude: u64, text: String, v: Value) -> Result<Value, E> {
-        if magnitude > MAX_SAFE_INTEGER {
-            return Err(E::custom(format!("{RANGE_PREFIX}{}\u{1}{text}", self.path)));
-        }
-        Ok(v)
+fn check_int<E: de::Error>(
+    magnitude: u64,
+    text: impl FnOnce() -> String,
+    v: Value,
+) -> Result<Value, E> {
+    if magnitude > MAX_SAFE_INTEGER {
+        return Err(E::custom(format!("{RANGE_PREFIX}\u{1}{}", text())));
     }
+    Ok(v)
 }
 
 impl<'de> Visitor<'de> for StrictValue {
@@ -260,13 +279,13 @@ impl<'de> Visitor<'de> for StrictValue {
         Ok(Value::Bool(b))
     }
     fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
-        self.int(u, u.to_string(), Value::from(u))
+        check_int(u, || u.to_string(), Value::from(u))
     }
     fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
-        self.int(i.unsigned_abs(), i.to_string(), Value::from(i))
+        check_int(i.unsigned_abs(), || i.to_string(), Value::from(i))
     }
     fn visit_f64<E: de::Error>(self, x: f64) -> Result<Value, E> {
-        Err(E::custom(format!("{FLOAT_PREFIX}{}\u{1}{x}", self.path)))
+        Err(E::custom(format!("{FLOAT_PREFIX}\u{1}{x}")))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
         Ok(Value::String(s.to_owned()))
@@ -277,8 +296,8 @@ impl<'de> Visitor<'de> for StrictValue {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         loop {
-            let seed = StrictValue { path: format!("{}[{}]", self.path, items.len()) };
-            match seq.next_element_seed(seed)? {
+            let i = items.len();
+            match seq.next_element_seed(StrictValue).map_err(|e| nest(e, || format!("[{i}]")))? {
                 Some(v) => items.push(v),
                 None => break,
             }
@@ -288,13 +307,9 @@ impl<'de> Visitor<'de> for StrictValue {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let seed = StrictValue { path: format!("{}.{}", self.path, key) };
-            let v = map.next_value_seed(seed)?;
+            let v = map.next_value_seed(StrictValue).map_err(|e| nest(e, || format!(".{key}")))?;
             if out.contains_key(&key) {
-                return Err(de::Error::custom(format!(
-                    "member {:?} appears twice in {}",
-                    key, self.path
-                )));
+                return Err(de::Error::custom(format!("member {key:?} appears twice")));
             }
             out.insert(key, v);
         }

@@ -17,7 +17,7 @@ use super::record::{decode_sig, Record, RecordError, SignedRecord};
 pub const SIGNATURE_DOMAIN: &[u8] = b"edgeproof-evidence/v1\n";
 
 /// Why a record signature does not verify.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SignatureError {
     /// The value is not an object or has no `sig` string.
     #[error("no \"sig\" field")]
@@ -49,12 +49,24 @@ pub fn sign_record(key: &GatewayKey, record: Record) -> Result<SignedRecord, Rec
 
 /// Verifies the `sig` of a record given as JSON, strictly.
 pub fn verify_record_value(key: &PublicKey, record: &Value) -> Result<(), SignatureError> {
+    let (msg, sig) = signed_parts(record)?;
+    verify_parts(key, &msg, &sig)
+}
+
+/// Splits a record given as JSON into the message its signature covers and the signature,
+/// so that the (costly) verification can run elsewhere, e.g. on another thread.
+pub fn signed_parts(record: &Value) -> Result<(Vec<u8>, [u8; 64]), SignatureError> {
     let obj = record.as_object().ok_or(SignatureError::Missing)?;
     let sig = obj.get("sig").and_then(Value::as_str).ok_or(SignatureError::Missing)?;
     let sig = decode_sig(sig).ok_or(SignatureError::Malformed)?;
     let mut msg = SIGNATURE_DOMAIN.to_vec();
     msg.extend_from_slice(&canonical::encode_without(record, "sig")?);
-    key.0.verify_strict(&msg, &Signature::from_bytes(&sig)).map_err(|_| SignatureError::Invalid)
+    Ok((msg, sig))
+}
+
+/// Strict Ed25519 verification of `sig` over `msg`.
+pub fn verify_parts(key: &PublicKey, msg: &[u8], sig: &[u8; 64]) -> Result<(), SignatureError> {
+    key.0.verify_strict(msg, &Signature::from_bytes(sig)).map_err(|_| SignatureError::Invalid)
 }
 
 /// Verifies a typed signed record.

@@ -37,7 +37,7 @@ use super::keys::PublicKey;
 use super::merkle::{leaf_hash, verify_consistency, Hash, Tree};
 use super::note::{NoteError, SignedNote};
 use super::record::{self, Body, PreviousRun, RecordType, SignedRecord, RECORD_VERSION};
-use super::sign::verify_record_value;
+use super::sign::{signed_parts, verify_parts, SignatureError};
 
 /// Most findings kept per check; the rest are counted.
 pub const MAX_FINDINGS: usize = 50;
@@ -355,7 +355,19 @@ struct Run<'o> {
     note_hashes: HashSet<Hash>,
     anchors: Vec<(u64, record::Anchor)>,
     records: u64,
+    /// Signatures waiting for a parallel batch verification, in bundle order.
+    pending: Vec<PendingSig>,
 }
+
+/// One record signature to check (or the reason it cannot be).
+struct PendingSig {
+    seq: Option<u64>,
+    line: u64,
+    parts: Result<(Vec<u8>, [u8; 64]), SignatureError>,
+}
+
+/// Signatures verified per parallel batch.
+const SIG_BATCH: usize = 1024;
 
 /// Verifies a bundle read from `input`.
 pub fn verify_bundle<R: BufRead>(input: R, opts: &VerifyOptions) -> Result<Verdict, VerifyError> {
@@ -377,6 +389,7 @@ pub fn verify_bundle<R: BufRead>(input: R, opts: &VerifyOptions) -> Result<Verdi
         note_hashes: HashSet::new(),
         anchors: Vec::new(),
         records: 0,
+        pending: Vec::with_capacity(SIG_BATCH),
     };
     if header.public_key != opts.public_key.to_base64() {
         run.f.line(
@@ -447,13 +460,10 @@ impl Run<'_> {
                 )))
             }
         }
-        // Check 1 on the raw JSON, exactly as it arrived.
-        if let Err(e) = verify_record_value(&self.opts.public_key, &v) {
-            let msg = format!("{e}");
-            match raw_seq {
-                Some(s) => self.f.seq(Signatures, s, msg),
-                None => self.f.line(Signatures, line, msg),
-            }
+        // Check 1 on the raw JSON, exactly as it arrived; verified in parallel batches.
+        self.pending.push(PendingSig { seq: raw_seq, line, parts: signed_parts(&v) });
+        if self.pending.len() >= SIG_BATCH {
+            self.verify_pending();
         }
         let leaf = match canonical::encode(&v) {
             Ok(bytes) => leaf_hash(&bytes),
@@ -702,8 +712,50 @@ impl Run<'_> {
         }
     }
 
+    /// Verifies the pending signatures on all cores, then records failures in bundle order.
+    fn verify_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let key = self.opts.public_key;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let chunk = pending.len().div_ceil(threads).max(1);
+        let check = |p: &PendingSig| match &p.parts {
+            Ok((msg, sig)) => verify_parts(&key, msg, sig),
+            Err(e) => Err(e.clone()),
+        };
+        let results: Vec<Result<(), SignatureError>> = if threads == 1 || pending.len() < 64 {
+            pending.iter().map(check).collect()
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = pending
+                    .chunks(chunk)
+                    .map(|c| s.spawn(move || c.iter().map(check).collect::<Vec<_>>()))
+                    .collect();
+                // A verifier thread cannot panic on any input; if one did, count its records
+                // as unverified rather than passing them.
+                handles
+                    .into_iter()
+                    .zip(pending.chunks(chunk))
+                    .flat_map(|(h, c)| {
+                        h.join().unwrap_or_else(|_| vec![Err(SignatureError::Invalid); c.len()])
+                    })
+                    .collect()
+            })
+        };
+        for (p, r) in pending.iter().zip(results) {
+            if let Err(e) = r {
+                match p.seq {
+                    Some(s) => self.f.seq(CheckName::Signatures, s, e.to_string()),
+                    None => self.f.line(CheckName::Signatures, p.line, e.to_string()),
+                }
+            }
+        }
+        self.pending = pending;
+        self.pending.clear();
+    }
+
     fn finish(mut self) -> Verdict {
         use CheckName::*;
+        self.verify_pending();
         let n = self.leaves.len() as u64;
         if n == 0 {
             self.f.general(Chain, "the bundle holds no records");
