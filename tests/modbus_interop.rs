@@ -2,46 +2,23 @@
 //! same expectations as against our simulator, and pymodbus's own request log shows exactly
 //! the planned number of requests.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::modbus_probe::{planned_requests, probe_and_check, write_config};
+use crate::support::free_port;
 use crate::support::image::Fixture;
-use crate::support::{free_port, python};
-
-/// The pymodbus server child; killed on drop.
-struct PyServer(Child);
-
-impl Drop for PyServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::python::{self, PyServer};
 
 fn start_pymodbus(image: &std::path::Path, port: u16, log: &std::path::Path) -> PyServer {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/pymodbus_server.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .arg(image)
-        .arg(port.to_string())
-        .arg(log)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start python3 (scripts/test installs pymodbus)");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let server = PyServer(child);
-    let line =
-        rx.recv_timeout(Duration::from_secs(30)).expect("pymodbus server said nothing in 30 s");
-    assert_eq!(line.trim(), "ready", "pymodbus server failed to start (is pymodbus installed?)");
+    let port = port.to_string();
+    let args = [image.as_os_str(), port.as_ref(), log.as_os_str()];
+    let (server, line) = python::start(
+        "pymodbus_server.py",
+        args,
+        Duration::from_secs(30),
+        "is pymodbus installed?",
+    );
+    assert_eq!(line, "ready", "pymodbus server failed to start (is pymodbus installed?)");
     server
 }
 

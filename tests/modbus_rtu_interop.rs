@@ -2,8 +2,6 @@
 //! pty bus, every value exact through `probe`, and pymodbus's own log shows only the planned
 //! read requests reached each unit.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use edgeproof::config::{self, DeviceProtocol};
@@ -11,49 +9,23 @@ use edgeproof::source::modbus::plan;
 use serde_json::Value;
 
 use crate::modbus_rtu::{probe_and_check_units, rtu_device, unit_fixture};
+use crate::support::gateway;
+use crate::support::python::{self, PyServer};
 use crate::support::serial::PtyPair;
-use crate::support::{gateway, python};
-
-/// The pymodbus server child; killed on drop.
-struct PyServer(Child);
-
-impl Drop for PyServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start_pymodbus_rtu(
     port: &std::path::Path,
     images: &std::path::Path,
     log: &std::path::Path,
 ) -> PyServer {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/pymodbus_rtu_server.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .arg(port)
-        .arg("19200")
-        .arg(images)
-        .arg(log)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start python3 (scripts/test installs pymodbus and pyserial)");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let server = PyServer(child);
-    let line = rx.recv_timeout(Duration::from_secs(30)).expect("pymodbus said nothing in 30 s");
-    assert_eq!(
-        line.trim(),
-        "ready",
-        "pymodbus RTU server failed (pymodbus and pyserial installed?)"
+    let args = [port.as_os_str(), "19200".as_ref(), images.as_os_str(), log.as_os_str()];
+    let (server, line) = python::start(
+        "pymodbus_rtu_server.py",
+        args,
+        Duration::from_secs(30),
+        "are pymodbus and pyserial installed?",
     );
+    assert_eq!(line, "ready", "pymodbus RTU server failed (pymodbus and pyserial installed?)");
     server
 }
 

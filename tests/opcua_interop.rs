@@ -2,46 +2,23 @@
 //! `edgeproof run`) subscribes to one variable and polls another, and both reach a real
 //! mosquitto with the server's values.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::agent::{mqtt_plain, write_config, Agent};
 use crate::support::mosquitto::Mosquitto;
+use crate::support::python::{self, PyServer};
 use crate::support::subscriber::Subscriber;
-use crate::support::{free_port, python, wait_for};
-
-/// The asyncua server child; killed on drop.
-struct PyServer(Child);
-
-impl Drop for PyServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{free_port, wait_for};
 
 /// Starts the server; returns it and its namespace index.
 fn start_asyncua(port: u16) -> (PyServer, u16) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/asyncua_server.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start python3 (scripts/test installs asyncua)");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let server = PyServer(child);
-    let line =
-        rx.recv_timeout(Duration::from_secs(60)).expect("asyncua server said nothing in 60 s");
-    let ns = line.trim().strip_prefix("READY ").and_then(|n| n.parse().ok()).unwrap_or_else(|| {
+    let (server, line) = python::start(
+        "asyncua_server.py",
+        [port.to_string()],
+        Duration::from_secs(60),
+        "is asyncua installed?",
+    );
+    let ns = line.strip_prefix("READY ").and_then(|n| n.parse().ok()).unwrap_or_else(|| {
         panic!("asyncua server failed to start (is asyncua installed?): {line:?}")
     });
     (server, ns)

@@ -12,6 +12,7 @@ pub mod opcua;
 pub mod pki;
 pub mod plant;
 pub mod proxy;
+pub mod python;
 pub mod serial;
 pub mod subscriber;
 pub mod tamper;
