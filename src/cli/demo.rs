@@ -33,6 +33,7 @@ pub struct DemoArgs {
 
 /// Runs the demo until Ctrl-C (or `--duration`).
 pub async fn run(args: DemoArgs) -> ExitCode {
+    let mut signals = super::ShutdownSignals::install();
     let data_dir = args.data_dir.clone().unwrap_or_else(|| {
         let stamp = edgeproof::model::now_ms();
         std::env::temp_dir().join(format!("edgeproof-demo-{}-{stamp}", std::process::id()))
@@ -116,7 +117,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         }
     };
     agent::release_freed_memory();
-    status_loop(&running, args.duration, args.status_every).await;
+    status_loop(&running, &mut signals, args.duration, args.status_every).await;
     info!("demo stopping");
     let result = running.stop().await;
     for t in tickers {
@@ -140,19 +141,28 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     }
 }
 
-/// Prints a status line every `every` until Ctrl-C or `duration`.
-async fn status_loop(running: &RunningAgent, duration: Option<Duration>, every: Duration) {
+/// Prints a status line every `every` until Ctrl-C, SIGTERM or `duration`.
+async fn status_loop(
+    running: &RunningAgent,
+    signals: &mut super::ShutdownSignals,
+    duration: Option<Duration>,
+    every: Duration,
+) {
     let started = Instant::now();
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
     let mut last_samples = 0u64;
     let mut last_at = Instant::now();
     let stop = async {
-        match duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => {
-                super::shutdown_signal().await;
+        let until = async {
+            match duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            _ = until => {}
+            _ = signals.recv() => {}
         }
     };
     tokio::pin!(stop);

@@ -31,6 +31,7 @@ pub async fn run(file: &Path) -> ExitCode {
             None
         }
     };
+    let mut signals = super::ShutdownSignals::install();
     let mut supervisor = Supervisor::from_env();
     let cfg = match config::load(file) {
         Ok(c) => c,
@@ -56,11 +57,9 @@ pub async fn run(file: &Path) -> ExitCode {
     agent::release_freed_memory();
     supervisor.ready(&status(&running), running.probe(), Allowances::for_config(running.config()));
 
-    let shutdown = super::shutdown_signal();
-    tokio::pin!(shutdown);
     let signal = loop {
         tokio::select! {
-            s = &mut shutdown => break s,
+            s = signals.recv() => break s,
             hup = recv(&mut hangup) => {
                 if hup.is_none() {
                     hangup = None;
