@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
     let gateway = GatewayKey::from_seed([13; 32]);
     let witness = GatewayKey::from_seed([77; 32]);
     let mut opts = VerifyOptions::new(gateway.public());
-    opts.witnesses.push(WitnessKey { name: "witness.example.org/w1".into(), key: witness.public() });
+    opts.witnesses
+        .push(WitnessKey { name: "witness.example.org/w1".into(), key: witness.public() });
     opts.limits = Limits { max_line_bytes: 1 << 16, max_lines: 10_000, max_bytes: 1 << 20 };
     let _ = verify_bundle(data, &opts);
 });
