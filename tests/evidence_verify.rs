@@ -406,3 +406,37 @@ fn tamper_helpers_leave_the_original_intact() {
     assert!(v.intact, "{v:#?}");
     assert_eq!(same, s.bundle);
 }
+
+#[test]
+fn cosignatures_carried_on_the_checkpoint_note_count_too() {
+    // Some transports keep one note per tree head with every signature on it.
+    let s = scene();
+    let mut items = tamper::parse(&s.bundle);
+    let mut witness_lines: Vec<(String, String)> = Vec::new();
+    items.retain(|i| match i {
+        tamper::Item::Other(l) if l.starts_with("{\"cosignature\"") => {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let note = v["cosignature"].as_str().unwrap();
+            let (text, sigs) = note.split_once("\n\n").unwrap();
+            witness_lines.push((text.to_string(), sigs.to_string()));
+            false
+        }
+        _ => true,
+    });
+    assert_eq!(witness_lines.len(), 2);
+    for i in &mut items {
+        if let tamper::Item::Checkpoint(c) = i {
+            for (text, sigs) in &witness_lines {
+                if c.starts_with(&format!("{text}\n\n")) {
+                    c.push_str(sigs);
+                }
+            }
+        }
+    }
+    let merged = tamper::join(&items);
+    let mut opts = VerifyOptions::new(s.gateway.key.public());
+    opts.witnesses.push(s.witness.trusted());
+    let v = verify_bundle(&merged[..], &opts).unwrap();
+    assert!(v.intact, "{v:#?}");
+    assert_eq!(v.cosignatures, 2);
+}
