@@ -101,6 +101,7 @@ mod counters;
 mod error;
 mod evidence;
 mod evidence_handle;
+mod evidence_reader;
 mod handle;
 mod recovery;
 mod schema;
@@ -109,6 +110,7 @@ mod store;
 pub use counters::{CountersSnapshot, JournalCounters};
 pub use error::JournalError;
 pub use evidence::StoredEvidence;
+pub use evidence_reader::EvidenceReader;
 pub use handle::{
     HandleOptions, JournalHandle, JournalSender, TrySendError, DEFAULT_FLUSH_INTERVAL,
     DEFAULT_FLUSH_SAMPLES, DEFAULT_MAX_QUEUED_SAMPLES,
