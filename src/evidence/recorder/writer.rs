@@ -158,6 +158,15 @@ impl Recorder {
         let n = state.max_boot_n + 1;
         chain.start_run(clock::boot_id(), n);
 
+        let first_start = state.is_empty();
+        // Hashing the executable takes a moment: before the first interval starts.
+        let build = if first_start {
+            tokio::task::spawn_blocking(bodies::build_id)
+                .await
+                .map_err(|e| RecorderError::Internal(format!("build id task: {e}")))?
+        } else {
+            String::new()
+        };
         let start = clock::now();
         let snapshot = counters.snapshot();
         let book = Arc::new(UsageBook::new(cfg, cfg.evidence.interval, start.wall_ms));
@@ -186,11 +195,7 @@ impl Recorder {
             config_hash: bodies::config_hash(cfg),
             declared: bodies::declared_ids(cfg),
         };
-        let first_start = state.is_empty();
         if first_start {
-            let build = tokio::task::spawn_blocking(bodies::build_id)
-                .await
-                .map_err(|e| RecorderError::Internal(format!("build id task: {e}")))?;
             let enroll = bodies::enroll(cfg, &r.key.public(), &build);
             r.append(Body::Enroll(enroll)).await?;
         }
