@@ -67,6 +67,7 @@ pub mod merkle;
 pub mod note;
 pub mod record;
 pub mod recorder;
+pub mod report;
 pub mod sign;
 pub mod usage;
 pub mod verify;
