@@ -10,10 +10,12 @@
 mod browse;
 mod check;
 mod demo;
+mod export;
 mod doctor;
 mod keygen;
 mod logging;
 mod probe;
+mod report;
 mod run;
 mod trust;
 mod verify;
@@ -171,6 +173,57 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the evidence bundle a reviewer verifies, from this gateway's journal: every
+    /// record from seq 0 (the chain must be whole) and every checkpoint. Safe while the agent
+    /// runs. Exit 0 written, 1 no evidence recorded yet, 2 could not read or write.
+    Export {
+        /// The gateway's config file (TOML): where the journal is.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Start of the period of interest, e.g. 2026-01-01. Earlier records are still
+        /// included (verification needs the chain from seq 0).
+        #[arg(long)]
+        from: Option<String>,
+        /// Leave out records written after this time, e.g. 2026-03-31T23:59:59.
+        #[arg(long)]
+        to: Option<String>,
+        /// The bundle to write (JSON Lines).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// UTC offset of dates given without one.
+        #[arg(long, default_value = "+08:00")]
+        utc_offset: String,
+    },
+    /// The reviewer's report over a bundle: verdict, daily coverage calendar, gaps and their
+    /// causes, devices active per day against the declared inventory (设备联网率), scene tags,
+    /// anomalies, and what the evidence cannot prove. One self-contained HTML page (Chinese
+    /// and English), optionally JSON. Exit 0 intact, 1 tampered or incomplete (report still
+    /// written), 2 could not read the bundle or key.
+    Report {
+        /// The bundle from `edgeproof export`.
+        bundle: PathBuf,
+        /// The gateway's public key from enrolment (evidence.pub, or the key in base64).
+        #[arg(long)]
+        public_key: PathBuf,
+        /// A witness key you trust (C2SP vkey). Repeatable.
+        #[arg(long = "witness-key")]
+        witness_key: Vec<PathBuf>,
+        /// Where to write the HTML page.
+        #[arg(long)]
+        html: PathBuf,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Days start at midnight in this UTC offset.
+        #[arg(long, default_value = "+08:00")]
+        utc_offset: String,
+        /// Only report from this time on, e.g. 2026-01-01.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only report up to this time.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 /// `trust` actions.
@@ -232,6 +285,21 @@ pub fn main() -> ExitCode {
             runtime().block_on(probe::run(&config, device.as_deref(), json))
         }
         Command::Keygen { dir } => keygen::run(&dir),
+        Command::Export { config, from, to, output, utc_offset } => {
+            export::run(export::ExportArgs { config, from, to, output, utc_offset })
+        }
+        Command::Report { bundle, public_key, witness_key, html, json, utc_offset, from, to } => {
+            report::run(report::ReportArgs {
+                bundle,
+                public_key,
+                witness_keys: witness_key,
+                html,
+                json,
+                utc_offset,
+                from,
+                to,
+            })
+        }
         Command::Verify {
             bundle,
             public_key,

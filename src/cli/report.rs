@@ -1,0 +1,128 @@
+//! `edgeproof report BUNDLE --public-key FILE --html out.html [--json out.json]`: the
+//! reviewer's report over a bundle (see `edgeproof::evidence::report`). The bundle is verified
+//! first; a report is written either way, with the verdict on top.
+//!
+//! Exit 0: report written, bundle intact · 1: report written, bundle tampered or incomplete ·
+//! 2: no report (unreadable bundle or key, bad arguments, output not writable).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use edgeproof::evidence::cosignature::WitnessKey;
+use edgeproof::evidence::keys::{PublicKey, VerifierKey};
+use edgeproof::evidence::report::calendar::{format_ms, parse_time};
+use edgeproof::evidence::report::{html, report_file, ReportOptions, UtcOffset};
+use edgeproof::evidence::verify::VerifyOptions;
+
+/// Arguments of `report`.
+pub struct ReportArgs {
+    /// The bundle.
+    pub bundle: PathBuf,
+    /// The gateway's public key from enrolment.
+    pub public_key: PathBuf,
+    /// Witness keys the reviewer trusts.
+    pub witness_keys: Vec<PathBuf>,
+    /// HTML output.
+    pub html: PathBuf,
+    /// JSON output.
+    pub json: Option<PathBuf>,
+    /// Day boundaries.
+    pub utc_offset: String,
+    /// Period start.
+    pub from: Option<String>,
+    /// Period end.
+    pub to: Option<String>,
+}
+
+/// Writes the report(s).
+pub fn run(args: ReportArgs) -> ExitCode {
+    let cannot = |msg: String| {
+        eprintln!("error: {msg}");
+        ExitCode::from(super::EXIT_CANNOT_RUN)
+    };
+    let offset = match UtcOffset::parse(&args.utc_offset) {
+        Ok(o) => o,
+        Err(e) => return cannot(format!("--utc-offset: {e}")),
+    };
+    let mut times = [None, None];
+    for (slot, (flag, t)) in times.iter_mut().zip([("--from", &args.from), ("--to", &args.to)]) {
+        if let Some(t) = t {
+            match parse_time(t, offset) {
+                Ok(ms) => *slot = Some(ms),
+                Err(e) => return cannot(format!("{flag}: {e}")),
+            }
+        }
+    }
+    let key = match PublicKey::load(&args.public_key) {
+        Ok(k) => k,
+        Err(e) => return cannot(format!("--public-key: {e}")),
+    };
+    let mut verify = VerifyOptions::new(key);
+    for path in &args.witness_keys {
+        match VerifierKey::load(path)
+            .and_then(|v| WitnessKey::from_vkey(v, &path.display().to_string()))
+        {
+            Ok(w) => verify.witnesses.push(w),
+            Err(e) => return cannot(format!("--witness-key: {e}")),
+        }
+    }
+    let opts = ReportOptions { offset, from_ms: times[0], to_ms: times[1] };
+    let (report, verdict) = match report_file(&args.bundle, &verify, opts) {
+        Ok(r) => r,
+        Err(e) => return cannot(e.to_string()),
+    };
+    if let Err(e) = write(&args.html, html::render(&report).as_bytes()) {
+        return cannot(e);
+    }
+    if let Some(path) = &args.json {
+        let text = match serde_json::to_vec_pretty(&report) {
+            Ok(t) => t,
+            Err(e) => return cannot(format!("cannot encode the report as JSON: {e}")),
+        };
+        if let Err(e) = write(path, &text) {
+            return cannot(e);
+        }
+    }
+    let unexplained = report
+        .gaps
+        .iter()
+        .filter(|g| g.class == edgeproof::evidence::report::GapClass::Unexplained)
+        .count();
+    println!(
+        "{} · {} – {} · {} records · coverage {}.{}% · networked {} ({}) · {} gaps ({} unexplained) · {} findings",
+        if verdict.intact { "INTACT 完整" } else { "FAILED 未通过" },
+        format_ms(report.period.from_ms, offset),
+        format_ms(report.period.to_ms, offset),
+        report.header.records,
+        report.coverage_ppm / 10_000,
+        report.coverage_ppm / 1_000 % 10,
+        report.networking.active,
+        report.networking.band,
+        report.gaps.len(),
+        unexplained,
+        report.anomalies.len()
+    );
+    println!("wrote {}", args.html.display());
+    if let Some(p) = &args.json {
+        println!("wrote {}", p.display());
+    }
+    if verdict.intact {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "the bundle did not verify: failed checks {:?}; see the report",
+            verdict.failed()
+        );
+        ExitCode::from(super::EXIT_NEGATIVE)
+    }
+}
+
+/// Writes a whole file (via a temporary file in the same directory and a rename).
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(name);
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
