@@ -7,6 +7,7 @@ mod support;
 mod cli_check;
 mod demo;
 mod doctor;
+mod evidence_run;
 mod evidence_verify;
 mod journal_bound;
 mod metrics_endpoint;
