@@ -99,7 +99,7 @@ mod tests {
         assert_eq!(BadReason::Status(0x8034).as_str(), "opcua_node_id_unknown");
         let mut uncertain = DataValue::new_now(5i32);
         uncertain.status = Some(StatusCode::UncertainLastUsableValue);
-        assert_eq!(decode(&uncertain).0, Err(BadReason::Status(0x408F)));
+        assert_eq!(decode(&uncertain).0, Err(BadReason::Status(0x4090)));
     }
 
     #[test]
