@@ -99,11 +99,25 @@ fn polled(errs: &mut Errors, path: &str, d: &DeviceSection) -> DeclaredDevice {
     DeclaredDevice {
         name: d.name.clone(),
         protocol: d.protocol.clone(),
-        endpoint: d.address.clone().unwrap_or_default(),
+        endpoint: endpoint_of(d),
         vendor: text(errs, &format!("{path}.vendor"), d.vendor.as_deref()),
         model: text(errs, &format!("{path}.model"), d.model.as_deref()),
         scene: text(errs, &format!("{path}.scene"), d.scene.as_deref()),
         polled: true,
+    }
+}
+
+/// Where a polled device is, as the evidence log names it: `host:port` (Modbus TCP), the
+/// OPC UA endpoint URL, or the serial port / converter address and the unit
+/// (`/dev/ttyS1@3`, `10.0.0.9:4001@3`) for Modbus RTU, whose units share a bus.
+fn endpoint_of(d: &DeviceSection) -> String {
+    let unit = d.unit.unwrap_or(1);
+    match (d.protocol.as_str(), &d.port, &d.endpoint, &d.address) {
+        (_, Some(port), _, _) => format!("{port}@{unit}"),
+        ("modbus-rtu-over-tcp", _, _, Some(addr)) => format!("{addr}@{unit}"),
+        (_, None, Some(url), _) => url.clone(),
+        (_, None, None, Some(addr)) => addr.clone(),
+        (_, None, None, None) => String::new(),
     }
 }
 
@@ -215,6 +229,13 @@ model = "PX-1"
             (press.protocol.as_str(), press.endpoint.as_str(), press.scene.as_deref()),
             ("modbus-tcp", "10.0.0.1:502", Some("生产管控"))
         );
+        let rtu = load(&format!(
+            "{HEAD}[[devices]]\nname = \"m\"\nprotocol = \"modbus-rtu\"\nport = \"/dev/ttyS1\"\nunit = 3\n\
+             [[devices]]\nname = \"o\"\nprotocol = \"opcua\"\nendpoint = \"opc.tcp://plc:4840\"\n"
+        ))
+        .unwrap();
+        let endpoints: Vec<&str> = rtu.inventory.iter().map(|d| d.endpoint.as_str()).collect();
+        assert_eq!(endpoints, vec!["/dev/ttyS1@3", "opc.tcp://plc:4840"]);
         let lathe = &cfg.inventory[1];
         assert_eq!((lathe.protocol.as_str(), lathe.endpoint.as_str()), ("none", ""));
         assert_eq!(lathe.model.as_deref(), Some("CAK6150"));
