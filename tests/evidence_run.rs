@@ -140,6 +140,32 @@ async fn agent_with_outage_and_sigkill_exports_a_bundle_that_verifies_and_report
         .args(["--gateway", "gw-test", "--uscc", "91440300MA5DEM0A0G", "--project", "P-TEST"]));
     assert_eq!(out.status.code(), Some(0), "the exported bundle verifies: {}", describe(&out));
 
+    // --to cuts the tail consistently: the checkpoints covering later records go too.
+    let usage_walls: Vec<u64> = tamper::parse(&bundle)
+        .iter()
+        .filter_map(|i| match i {
+            tamper::Item::Record(v) if v["typ"] == "usage" => v["t"]["wall_ms"].as_u64(),
+            _ => None,
+        })
+        .collect();
+    let cut = usage_walls[usage_walls.len() / 2];
+    let early = dir.path().join("early.jsonl");
+    let out = run(Command::new(bin())
+        .args(["export", "-c"])
+        .arg(&config)
+        .arg("-o")
+        .arg(&early)
+        .args(["--to", &cut.to_string()]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let early_bundle = std::fs::read(&early).unwrap();
+    assert!(tamper::record_count(&early_bundle) < tamper::record_count(&bundle));
+    let v = verify_bundle(
+        &early_bundle[..],
+        &VerifyOptions::new(PublicKey::load(&public_key).unwrap()),
+    )
+    .unwrap();
+    assert!(v.intact, "a bundle cut with --to verifies: {:?}", v.failed());
+
     let html = target_dir().join("evidence-report.html");
     let json = target_dir().join("evidence-report.json");
     let out = run(Command::new(bin())

@@ -624,6 +624,33 @@ address = "127.0.0.1:1502"
         thread.join().unwrap();
     }
 
+    #[tokio::test]
+    async fn a_reload_that_changes_the_device_map_is_recorded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), "");
+        let (journal, _) =
+            Journal::open(dir.path().join("j.sqlite3"), JournalOptions::default()).unwrap();
+        let (handle, _sender, thread) =
+            JournalHandle::start(journal, HandleOptions::default()).unwrap();
+        let (mut rec, _) = open(&cfg, &handle).await;
+        let before = rec.records();
+        rec.config_changed(&cfg).await;
+        assert_eq!(rec.records(), before, "same device map: nothing recorded");
+        let more = config(dir.path(), "[[inventory]]\nname = \"lathe\"\n");
+        rec.config_changed(&more).await;
+        rec.config_changed(&more).await;
+        assert_eq!(rec.records(), before + 1, "one config record for one change");
+        let last = handle.read_evidence(before, 1).await.unwrap();
+        let r = SignedRecord::from_json(canonical::parse(&last[0].payload).unwrap()).unwrap();
+        match r.record.body {
+            Body::Config(c) => assert_eq!((c.added, c.removed), (vec!["lathe".into()], vec![])),
+            other => panic!("{other:?}"),
+        }
+        drop(rec);
+        handle.shutdown().await.unwrap();
+        thread.join().unwrap();
+    }
+
     #[test]
     fn evidence_on_off_and_the_missing_key_message() {
         let dir = tempfile::tempdir().unwrap();
