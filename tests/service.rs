@@ -330,3 +330,46 @@ async fn a_service_manager_sees_ready_watchdog_reloading_and_stopping() {
     let pings = manager.seen.iter().filter(|m| *m == "WATCHDOG=1").count();
     assert!(pings >= 2, "{:?}", manager.seen);
 }
+
+/// A measurement for the README, not a check: the time from spawning a release `edgeproof
+/// run` (fresh data directory, so a new journal) to the first data message at a subscriber —
+/// the first sample polled, committed to the journal and published.
+/// `EDGEPROOF_BIN=target/dist/edgeproof-… cargo test --test tests measure_start -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for the README; run by hand against a release build"]
+async fn measure_start_to_first_published_sample() {
+    let bin = std::env::var("EDGEPROOF_BIN").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/edgeproof").into()
+    });
+    let plant = Plant::start(&[("press-01", Points::U16(20), "1s")]).await;
+    let port = free_port();
+    let _broker = Mosquitto::plain(port).await;
+    let sub = Subscriber::start(port, "edgeproof/gw-test/data/#").await;
+    let mut took = Vec::new();
+    for _ in 0..7 {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), &format!("{}\n{}", mqtt_plain(port), plant.toml()));
+        let before = sub.data_count();
+        let started = Instant::now();
+        let mut child = Command::new(&bin)
+            .args(["run", "-c"])
+            .arg(&config)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the release binary");
+        wait_for("the first data message", WAIT, || sub.data_count() > before).await;
+        took.push(started.elapsed());
+        send_signal(child.id(), "TERM");
+        child.wait().unwrap();
+    }
+    took.sort();
+    println!(
+        "{bin}: spawn to first published sample over {} runs: min {:?}, median {:?}, max {:?}",
+        took.len(),
+        took[0],
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+}
