@@ -1,5 +1,6 @@
-//! The Debian package, built from the test binary by `deploy/build-deb.sh`: its file list and
-//! control fields (`dpkg-deb -c`, `-I`), then a real `dpkg -i` on this machine (root only,
+//! The systemd unit (`systemd-analyze verify`), and the Debian package, built from the test
+//! binary by `deploy/build-deb.sh`: its file list and control fields (`dpkg-deb -c`, `-I`),
+//! then a real `dpkg -i` on this machine (root only,
 //! serialized across test processes by a lock file): user, config, state directory, unit
 //! verified by `systemd-analyze verify`, nothing enabled or started; an edited config survives
 //! a reinstall; a config written before the install is kept without a prompt; remove and purge
@@ -96,6 +97,25 @@ fn deb_lists_binary_unit_example_config_and_its_control_fields() {
         .arg("-c")
         .arg(format!("dpkg-deb --ctrl-tarfile {} | tar -xO ./conffiles", deb().display())));
     assert_eq!(String::from_utf8_lossy(&conffiles.stdout).trim(), EXAMPLE);
+}
+
+/// The unit as committed, with `ExecStart` pointed at the test binary (verify wants the
+/// program to exist): no warnings from `systemd-analyze verify`. Runs without root; the
+/// install test verifies the installed unit again.
+#[test]
+fn unit_file_passes_systemd_analyze_verify() {
+    if !Path::new("/usr/bin/systemd-analyze").exists() {
+        eprintln!("skipped: no systemd-analyze (apt install systemd)");
+        return;
+    }
+    let unit = std::fs::read_to_string(repo().join("deploy/systemd/edgeproof.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/bin/edgeproof run -c /etc/edgeproof/edgeproof.toml"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edgeproof.service");
+    let bin = bin();
+    std::fs::write(&path, unit.replace("/usr/bin/edgeproof", bin.to_str().unwrap())).unwrap();
+    let out = run(Command::new("systemd-analyze").arg("verify").arg(&path));
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", describe(&out));
 }
 
 /// Whether this process may install packages here.

@@ -2,10 +2,10 @@
 //! the others alone. Each key has its own cancellation token, a child of the agent's: stopping
 //! the agent stops them all, stopping one key stops only its task.
 //!
-//! The key is the device name for Modbus TCP (one task per device). Protocols whose devices
-//! share a task (RTU devices on one serial bus) are grouped under one key per protocol until
-//! they define a finer one in [`task_key`]; a change to any device of such a group restarts
-//! the group.
+//! The key is the device name for Modbus TCP and OPC UA (one task per device). Modbus RTU
+//! units on one bus share the bus's task, so they run under the bus's key (its port path or
+//! converter address, see [`task_key`]): a change to any unit on a bus restarts that bus's
+//! units, and no other.
 //!
 //! Stopping a task lets it finish the poll cycle it is in (the scheduler checks its token only
 //! between cycles), so the batch of that cycle still reaches the journal: nothing polled is
@@ -31,10 +31,10 @@ pub const DEVICE_STOP_BOUND: Duration = Duration::from_secs(5);
 
 /// The key a device's task runs under (see the module docs).
 pub fn task_key(device: &Device) -> String {
-    #[allow(unreachable_patterns)]
     match &device.protocol {
-        DeviceProtocol::ModbusTcp(_) => device.name.to_string(),
-        _ => format!("{} devices", device.protocol_name()),
+        DeviceProtocol::ModbusTcp(_) | DeviceProtocol::OpcUa(_) => device.name.to_string(),
+        // Device names cannot contain a space, so this never meets a device's key.
+        DeviceProtocol::ModbusRtu(m) => format!("bus {}", m.bus.name()),
     }
 }
 

@@ -155,8 +155,7 @@ impl Allowances {
 /// How long `device`'s task may hand on no batch; `None` when it is not judged (no points, or
 /// a protocol whose progress is not defined yet: see the module docs).
 pub fn device_allowance(device: &Device) -> Option<Duration> {
-    // Other protocols arrive with their own work; until they define progress, not judged.
-    #[allow(unreachable_patterns)]
+    // Other protocols: not judged until they define their progress (see the module docs).
     match &device.protocol {
         DeviceProtocol::ModbusTcp(m) => {
             let read_plan = plan(&m.points, &m.limits);
