@@ -87,7 +87,10 @@ pub async fn run(file: &Path) -> ExitCode {
                 "stop did not finish within {STOP_BOUND:?}; exiting anyway: everything committed \
                  stays in the journal and unacknowledged entries are published at the next start"
             );
-            ExitCode::from(super::EXIT_CANNOT_RUN)
+            // Not a return: dropping the runtime would wait for whatever blocking task (a
+            // journal commit, a thread join) wedged the stop. SQLite recovers the file at the
+            // next start like after a power cut.
+            std::process::exit(i32::from(super::EXIT_CANNOT_RUN));
         }
     };
     supervisor.close().await;
