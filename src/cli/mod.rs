@@ -10,8 +10,8 @@
 mod browse;
 mod check;
 mod demo;
-mod export;
 mod doctor;
+mod export;
 mod keygen;
 mod logging;
 mod probe;

@@ -157,7 +157,11 @@ fn print_table<L: ModbusLink>(reader: &DeviceReader<L>, readings: &[PointReading
 
 /// Reads every point of one OPC UA device once (subscribe points too, with one batched
 /// Read) and prints it with the server's identity; returns how many were good.
-async fn probe_opcua(device: &Arc<str>, cfg: &edgeproof::config::OpcUaDevice, as_json: bool) -> usize {
+async fn probe_opcua(
+    device: &Arc<str>,
+    cfg: &edgeproof::config::OpcUaDevice,
+    as_json: bool,
+) -> usize {
     let (samples, fp) = match edgeproof::source::opcua::read_once(device, cfg).await {
         Ok(r) => r,
         Err(e) => {

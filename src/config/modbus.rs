@@ -35,7 +35,12 @@ pub(super) fn compile_tcp_device(
 }
 
 /// The device's `address` as `host:port` (empty after an error), for `protocol`.
-pub(super) fn host_port(errs: &mut Errors, path: &str, d: &DeviceSection, protocol: &str) -> String {
+pub(super) fn host_port(
+    errs: &mut Errors,
+    path: &str,
+    d: &DeviceSection,
+    protocol: &str,
+) -> String {
     match &d.address {
         Some(a)
             if a.rsplit_once(':')
