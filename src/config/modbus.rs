@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::schema::{DeviceSection, PointSection};
 use super::settings::*;
-use super::validate::{duration, int_in, Errors};
+use super::validate::{check_point_name, duration, int_in, Errors};
 use crate::source::modbus::{Area, DataType, ModbusPoint, Order, ReadLimits};
 
 /// Compiles a `modbus-tcp` device.
@@ -86,18 +86,7 @@ pub(super) fn compile_points(errs: &mut Errors, path: &str, d: &DeviceSection) -
     let mut names: HashMap<&str, usize> = HashMap::new();
     for (j, p) in d.points.iter().enumerate() {
         let ppath = format!("{path}.points[{j}]");
-        if p.name.is_empty() || p.name.chars().any(|c| c.is_control()) {
-            errs.push(
-                format!("{ppath}.name"),
-                format!("{:?} must be non-empty printable text", p.name),
-            );
-        }
-        if let Some(first) = names.insert(p.name.as_str(), j) {
-            errs.push(
-                format!("{ppath}.name"),
-                format!("{:?} is already used by {path}.points[{first}]", p.name),
-            );
-        }
+        check_point_name(errs, path, j, &p.name, &mut names);
         if let Some(pt) = compile_point(errs, &ppath, p, poll, &limits) {
             points.push((j, pt));
         }

@@ -12,7 +12,7 @@ use opcua::types::NodeId;
 
 use super::schema::{DeviceSection, PointSection};
 use super::settings::*;
-use super::validate::{duration, Errors};
+use super::validate::{check_point_name, duration, Errors};
 use crate::source::opcua::{Mode, OpcUaPoint, PointMode, Policy, Trust, UserAuth};
 
 /// Compiles an `opcua` device. `data_dir` is the gateway's; the device's PKI lives below it.
@@ -96,18 +96,7 @@ pub(super) fn compile_device(
     let mut names_seen: HashMap<&str, usize> = HashMap::new();
     for (j, p) in d.points.iter().enumerate() {
         let ppath = format!("{path}.points[{j}]");
-        if p.name.is_empty() || p.name.chars().any(|c| c.is_control()) {
-            errs.push(
-                format!("{ppath}.name"),
-                format!("{:?} must be non-empty printable text", p.name),
-            );
-        }
-        if let Some(first) = names_seen.insert(p.name.as_str(), j) {
-            errs.push(
-                format!("{ppath}.name"),
-                format!("{:?} is already used by {path}.points[{first}]", p.name),
-            );
-        }
+        check_point_name(errs, path, j, &p.name, &mut names_seen);
         if let Some(pt) = compile_point(errs, &ppath, p, poll) {
             points.push(pt);
         }

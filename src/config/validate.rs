@@ -278,3 +278,21 @@ fn compile_device(
 
 /// The protocols a device may name, for error messages.
 const PROTOCOLS: &str = "modbus-tcp, modbus-rtu, modbus-rtu-over-tcp, opcua";
+
+/// A point's name: printable text, unique within its device (`seen` remembers the names of
+/// the device's earlier points). Every protocol's points are named the same way.
+pub(super) fn check_point_name<'a>(
+    errs: &mut Errors,
+    device_path: &str,
+    j: usize,
+    name: &'a str,
+    seen: &mut HashMap<&'a str, usize>,
+) {
+    let path = format!("{device_path}.points[{j}].name");
+    if name.is_empty() || name.chars().any(|c| c.is_control()) {
+        errs.push(path.clone(), format!("{name:?} must be non-empty printable text"));
+    }
+    if let Some(first) = seen.insert(name, j) {
+        errs.push(path, format!("{name:?} is already used by {device_path}.points[{first}]"));
+    }
+}

@@ -116,23 +116,31 @@ impl Journal {
         from: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvidence>, JournalError> {
-        let sqlite =
-            |source| JournalError::Sqlite { path: self.path.clone(), op: "read evidence", source };
-        let Ok(from) = i64::try_from(from) else { return Ok(Vec::new()) };
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT seq, payload FROM evidence WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
-            )
-            .map_err(sqlite)?;
-        let rows = stmt
-            .query_map((from, limit), |r| {
-                Ok(StoredEvidence { seq: r.get::<_, i64>(0)? as u64, payload: r.get(1)? })
-            })
-            .map_err(sqlite)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite)
+        read_from(&self.conn, &self.path, from, limit)
     }
+}
+
+/// Up to `limit` stored records from seq `from` on, published or not, oldest first. Shared by
+/// the journal and the read-only [`super::evidence_reader::EvidenceReader`] of `export`.
+pub(super) fn read_from(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<StoredEvidence>, JournalError> {
+    let sqlite =
+        |source| JournalError::Sqlite { path: path.to_owned(), op: "read evidence", source };
+    let Ok(from) = i64::try_from(from) else { return Ok(Vec::new()) };
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, payload FROM evidence WHERE seq >= ?1 ORDER BY seq LIMIT ?2")
+        .map_err(sqlite)?;
+    let rows = stmt
+        .query_map((from, limit), |r| {
+            Ok(StoredEvidence { seq: r.get::<_, i64>(0)? as u64, payload: r.get(1)? })
+        })
+        .map_err(sqlite)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(sqlite)
 }
 
 #[cfg(test)]

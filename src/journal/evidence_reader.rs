@@ -48,22 +48,7 @@ impl EvidenceReader {
 
     /// Up to `limit` records from seq `from` on, oldest first.
     pub fn read(&self, from: u64, limit: usize) -> Result<Vec<StoredEvidence>, JournalError> {
-        let sqlite =
-            |source| JournalError::Sqlite { path: self.path.clone(), op: "read evidence", source };
-        let Ok(from) = i64::try_from(from) else { return Ok(Vec::new()) };
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT seq, payload FROM evidence WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
-            )
-            .map_err(sqlite)?;
-        let rows = stmt
-            .query_map((from, limit), |r| {
-                Ok(StoredEvidence { seq: r.get::<_, i64>(0)? as u64, payload: r.get(1)? })
-            })
-            .map_err(sqlite)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite)
+        super::evidence::read_from(&self.conn, &self.path, from, limit)
     }
 }
 
