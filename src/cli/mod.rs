@@ -148,14 +148,8 @@ enum Command {
     /// witness cosignatures, clocks, identity — each failure with its seq range.
     /// Exit 0 intact, 1 tampered or incomplete, 2 the bundle or a key could not be read.
     Verify {
-        /// The bundle (JSON Lines); `-` reads standard input.
-        bundle: PathBuf,
-        /// The gateway's public key from enrolment (evidence.pub, or the key in base64).
-        #[arg(long)]
-        public_key: PathBuf,
-        /// A witness key you trust (C2SP vkey `name+id+base64`, type 0x04). Repeatable.
-        #[arg(long = "witness-key")]
-        witness_key: Vec<PathBuf>,
+        #[command(flatten)]
+        input: BundleInput,
         /// Expected gateway id.
         #[arg(long)]
         gateway: Option<String>,
@@ -200,14 +194,8 @@ enum Command {
     /// and English), optionally JSON. Exit 0 intact, 1 tampered or incomplete (report still
     /// written), 2 could not read the bundle or key.
     Report {
-        /// The bundle from `edgeproof export`.
-        bundle: PathBuf,
-        /// The gateway's public key from enrolment (evidence.pub, or the key in base64).
-        #[arg(long)]
-        public_key: PathBuf,
-        /// A witness key you trust (C2SP vkey). Repeatable.
-        #[arg(long = "witness-key")]
-        witness_key: Vec<PathBuf>,
+        #[command(flatten)]
+        input: BundleInput,
         /// Where to write the HTML page.
         #[arg(long)]
         html: PathBuf,
@@ -238,6 +226,19 @@ enum TrustAction {
         #[arg(short, long)]
         device: String,
     },
+}
+
+/// What `verify` and `report` read: a bundle and the keys to check it with.
+#[derive(Debug, clap::Args)]
+struct BundleInput {
+    /// The bundle from `edgeproof export` (JSON Lines); for `verify`, `-` reads standard input.
+    bundle: PathBuf,
+    /// The gateway's public key from enrolment (evidence.pub, or the key in base64).
+    #[arg(long)]
+    public_key: PathBuf,
+    /// A witness key you trust (C2SP vkey `name+id+base64`, type 0x04). Repeatable.
+    #[arg(long = "witness-key")]
+    witness_key: Vec<PathBuf>,
 }
 
 /// Parses arguments, runs the subcommand, maps the result to an exit code.
@@ -288,22 +289,25 @@ pub fn main() -> ExitCode {
         Command::Export { config, from, to, output, utc_offset } => {
             export::run(export::ExportArgs { config, from, to, output, utc_offset })
         }
-        Command::Report { bundle, public_key, witness_key, html, json, utc_offset, from, to } => {
-            report::run(report::ReportArgs {
-                bundle,
-                public_key,
-                witness_keys: witness_key,
-                html,
-                json,
-                utc_offset,
-                from,
-                to,
-            })
-        }
-        Command::Verify {
+        Command::Report {
+            input: BundleInput { bundle, public_key, witness_key },
+            html,
+            json,
+            utc_offset,
+            from,
+            to,
+        } => report::run(report::ReportArgs {
             bundle,
             public_key,
-            witness_key,
+            witness_keys: witness_key,
+            html,
+            json,
+            utc_offset,
+            from,
+            to,
+        }),
+        Command::Verify {
+            input: BundleInput { bundle, public_key, witness_key },
             gateway,
             uscc,
             project,
