@@ -26,4 +26,5 @@ mod packaging;
 mod pipeline_crash;
 mod pipeline_delivery;
 mod pipeline_outage;
+mod postgres_server;
 mod service;

@@ -11,6 +11,7 @@ pub mod mosquitto;
 pub mod opcua;
 pub mod pki;
 pub mod plant;
+pub mod postgres;
 pub mod proxy;
 pub mod python;
 pub mod serial;
