@@ -269,3 +269,91 @@ async fn keep_alive_and_expect_continue() {
         }
     }
 }
+
+/// Interop: a client written in Python from the C2SP specs and RFC 6962 alone
+/// (tests/interop/tlog_witness_client.py: its own Merkle tree, consistency proofs, signed
+/// notes, and cosignature verification with `cryptography`) gets cosignatures it can verify,
+/// and the refusals the spec names, over one keep-alive connection.
+#[tokio::test]
+async fn a_client_written_from_the_specs_interoperates() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.sqlite3").display().to_string();
+    let key = GatewayKey::from_seed([24; 32]);
+    let key_pem = dir.path().join("log.key");
+    std::fs::write(&key_pem, key.to_pkcs8_pem()).unwrap();
+    must_add_log(dir.path(), &db, "example.com/interop-log", &key);
+    let w = WitnessProcess::start(dir.path(), &db, NAME, 43, &[]).await;
+    let script = format!("{}/tests/interop/tlog_witness_client.py", env!("CARGO_MANIFEST_DIR"));
+    let out = run(Command::new(crate::support::python())
+        .arg(script)
+        .arg(format!("http://{}", w.addr))
+        .arg(&key_pem)
+        .arg("example.com/interop-log")
+        .arg(w.trusted().vkey()));
+    assert!(out.status.success(), "{}\n--- witness ---\n{}", describe(&out), w.stderr());
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("ok\n"), "{}", describe(&out));
+}
+
+/// With `--tls-cert/--tls-key` the witness speaks HTTPS: a client trusting the CA gets a
+/// cosignature; the server certificate is the one given.
+#[tokio::test]
+async fn serves_https_with_the_given_certificate() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{crypto::ring, ClientConfig, RootCertStore};
+
+    let pki = crate::support::pki::Pki::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.sqlite3").display().to_string();
+    let key = GatewayKey::from_seed([25; 32]);
+    must_add_log(dir.path(), &db, "edgeproof/gw-tls", &key);
+    let (cert, tls_key) =
+        (pki.server_cert.display().to_string(), pki.server_key.display().to_string());
+    let w = WitnessProcess::start(
+        dir.path(),
+        &db,
+        NAME,
+        44,
+        &["--tls-cert", &cert, "--tls-key", &tls_key],
+    )
+    .await;
+
+    let mut roots = RootCertStore::empty();
+    let ca = std::fs::read(&pki.ca).unwrap();
+    for c in rustls_pemfile::certs(&mut ca.as_slice()) {
+        roots.add(CertificateDer::from(c.unwrap().to_vec())).unwrap();
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(w.addr).await.unwrap();
+    let mut s = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+
+    let leaves: Vec<Hash> = (0..6u8).map(|i| Hash::sha256(&[i])).collect();
+    let log = SubmitLog::new("edgeproof/gw-tls", key, &leaves);
+    let body = log.body(0, 6);
+    let head = format!(
+        "POST /add-checkpoint HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body).await.unwrap();
+    let mut out = Vec::new();
+    // The server closes after answering; a TLS close_notify may or may not precede it.
+    let _ = s.read_to_end(&mut out).await;
+    let reply = crate::support::witness::parse_reply(&out);
+    cosigned(&reply, &log.text(6), &w.trusted());
+
+    // Plain HTTP on the TLS port gets no answer, only a closed connection.
+    let mut plain = tokio::net::TcpStream::connect(w.addr).await.unwrap();
+    plain.write_all(b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: 0\r\n\r\n").await.unwrap();
+    let mut junk = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), plain.read_to_end(&mut junk))
+        .await
+        .expect("server closed the plain connection");
+    assert!(!junk.starts_with(b"HTTP/1.1 200"), "plain HTTP was served on the TLS port");
+}
