@@ -15,6 +15,7 @@
 //! - [`http`]: `/metrics` and `/healthz` for monitoring;
 //! - [`service`]: life under systemd: readiness, reload, stop and watchdog notifications;
 //! - [`evidence`]: the signed, hash-chained, Merkle-checkpointed usage log and its verifier;
+//! - [`witness`]: the reviewer side's C2SP tlog-witness, cosigning gateways' checkpoints;
 //! - [`model`]: the types every stage shares.
 
 #![deny(missing_docs)]
@@ -30,3 +31,4 @@ pub mod publish;
 pub mod service;
 pub mod sim;
 pub mod source;
+pub mod witness;

@@ -28,3 +28,4 @@ mod pipeline_delivery;
 mod pipeline_outage;
 mod postgres_server;
 mod service;
+mod witness_protocol;

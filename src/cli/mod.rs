@@ -19,6 +19,7 @@ mod report;
 mod run;
 mod trust;
 mod verify;
+mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -188,6 +189,13 @@ enum Command {
         #[arg(long, default_value = "+08:00")]
         utc_offset: String,
     },
+    /// The reviewer side's witness (C2SP tlog-witness): `serve` cosigns gateways'
+    /// checkpoints when they extend what it cosigned before; `add-log` registers a gateway;
+    /// `list` shows them; `vkey` prints the key reviewers pass to `verify --witness-key`.
+    Witness {
+        #[command(subcommand)]
+        command: witness::WitnessCommand,
+    },
     /// The reviewer's report over a bundle: verdict, daily coverage calendar, gaps and their
     /// causes, devices active per day against the declared inventory (设备联网率), scene tags,
     /// anomalies, and what the evidence cannot prove. One self-contained HTML page (Chinese
@@ -286,6 +294,7 @@ pub fn main() -> ExitCode {
             runtime().block_on(probe::run(&config, device.as_deref(), json))
         }
         Command::Keygen { dir } => keygen::run(&dir),
+        Command::Witness { command } => witness::run(command),
         Command::Export { config, from, to, output, utc_offset } => {
             export::run(export::ExportArgs { config, from, to, output, utc_offset })
         }

@@ -52,6 +52,7 @@ pub struct FakeGateway {
     pub gw: String,
     chain: Chain,
     lines: Vec<Vec<u8>>,
+    leaves: Vec<Hash>,
     wall_ms: u64,
     mono_ms: u64,
     boot_id: String,
@@ -69,6 +70,7 @@ impl FakeGateway {
             gw: gw.into(),
             chain: Chain::new(Chain::origin_for(gw), gw),
             lines: Vec::new(),
+            leaves: Vec::new(),
             wall_ms: 1_767_225_600_000, // 2026-01-01T00:00:00Z
             mono_ms: 8_000,
             boot_id: format!("{gw}-kernel-boot-1"),
@@ -93,6 +95,7 @@ impl FakeGateway {
         self.chain.commit(&p).expect("commit");
         self.last_wall = t.wall_ms;
         self.lines.push(record_line(&p.canonical));
+        self.leaves.push(p.leaf);
     }
 
     /// First start: enroll and boot.
@@ -185,6 +188,17 @@ impl FakeGateway {
             time,
             cosignature: Hash::sha256(sig.line().as_bytes()),
         }));
+    }
+
+    /// The RFC 6962 leaf hashes of every record so far, in seq order (to build proofs).
+    pub fn leaves(&self) -> &[Hash] {
+        &self.leaves
+    }
+
+    /// Adds a checkpoint note carrying a cosignature obtained elsewhere (e.g. from a real
+    /// witness) to the bundle.
+    pub fn add_cosigned(&mut self, note: &str) {
+        self.lines.push(cosignature_line(note).into_bytes());
     }
 
     /// Clean stop.

@@ -17,6 +17,7 @@ pub mod python;
 pub mod serial;
 pub mod subscriber;
 pub mod tamper;
+pub mod witness;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

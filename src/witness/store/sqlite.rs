@@ -1,0 +1,216 @@
+//! The SQLite store: one file, WAL, `synchronous = FULL` (a cosignature is answered only after
+//! its state is on disk). Several processes may share the file: writes are serialised by
+//! SQLite's lock (waited for up to [`BUSY_TIMEOUT`]) and each `advance` is one atomic
+//! compare-and-swap `UPDATE`. Work runs on tokio's blocking pool, one statement at a time.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{decode_row, sql_size, AddedLog, StoreError, StoredLog, MIGRATIONS};
+use crate::evidence::keys::PublicKey;
+use crate::witness::decide::TreeState;
+
+/// How long a statement waits for another process's write lock.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A witness database in a SQLite file.
+pub struct SqliteStore {
+    path: String,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the file and migrates it.
+    pub async fn open(path: &str) -> Result<SqliteStore, StoreError> {
+        let p = path.to_string();
+        let conn = blocking(path, move || {
+            let mut conn = Connection::open(&p)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            Ok(migrate(&mut conn)?.map(|()| conn))
+        })
+        .await??;
+        Ok(SqliteStore { path: path.into(), conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// See [`super::Store::add_log`].
+    pub async fn add_log(
+        &self,
+        origin: &str,
+        key: &PublicKey,
+        now: i64,
+    ) -> Result<AddedLog, StoreError> {
+        let (origin, key) = (origin.to_string(), *key);
+        let conn = Arc::clone(&self.conn);
+        let empty = TreeState::empty().root.to_base64();
+        blocking(&self.path, move || {
+            let conn = lock(&conn);
+            let inserted = conn.execute(
+                "INSERT INTO witness_logs (origin, public_key, size, root, note, added_at, updated_at)
+                 VALUES (?1, ?2, 0, ?3, NULL, ?4, ?4) ON CONFLICT (origin) DO NOTHING",
+                params![origin, key.to_base64(), empty, now],
+            )?;
+            if inserted == 1 {
+                return Ok(Ok(AddedLog::Added));
+            }
+            let stored: String = conn.query_row(
+                "SELECT public_key FROM witness_logs WHERE origin = ?1",
+                [&origin],
+                |r| r.get(0),
+            )?;
+            Ok(same_key(&origin, &stored, &key))
+        })
+        .await?
+    }
+
+    /// See [`super::Store::log`].
+    pub async fn log(&self, origin: &str) -> Result<Option<StoredLog>, StoreError> {
+        let origin = origin.to_string();
+        let conn = Arc::clone(&self.conn);
+        blocking(&self.path, move || {
+            let row = lock(&conn)
+                .query_row(
+                    "SELECT public_key, size, root FROM witness_logs WHERE origin = ?1",
+                    [&origin],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)),
+                )
+                .optional()?;
+            Ok(row.map(|(key, size, root)| decode_row(origin, &key, size, &root)).transpose())
+        })
+        .await?
+    }
+
+    /// See [`super::Store::logs`].
+    pub async fn logs(&self) -> Result<Vec<StoredLog>, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        blocking(&self.path, move || {
+            let conn = lock(&conn);
+            let mut stmt = conn.prepare(
+                "SELECT origin, public_key, size, root FROM witness_logs ORDER BY origin",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, i64>(2)?, r.get(3)?))
+                })?
+                .collect::<Result<Vec<(String, String, i64, String)>, _>>()?;
+            Ok(rows.into_iter().map(|(o, k, s, r)| decode_row(o, &k, s, &r)).collect())
+        })
+        .await?
+    }
+
+    /// See [`super::Store::advance`].
+    pub async fn advance(
+        &self,
+        origin: &str,
+        from: &TreeState,
+        to: &TreeState,
+        note: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (origin, note) = (origin.to_string(), note.to_string());
+        let (from, to) = (*from, *to);
+        let conn = Arc::clone(&self.conn);
+        blocking(&self.path, move || {
+            let changed = lock(&conn).execute(
+                "UPDATE witness_logs SET size = ?4, root = ?5, note = ?6, updated_at = ?7
+                 WHERE origin = ?1 AND size = ?2 AND root = ?3",
+                params![
+                    origin,
+                    sql_size(from.size),
+                    from.root.to_base64(),
+                    sql_size(to.size),
+                    to.root.to_base64(),
+                    note,
+                    now
+                ],
+            )?;
+            Ok(Ok(changed == 1))
+        })
+        .await?
+    }
+}
+
+/// `AlreadyPresent` when `stored` (base64) is `key`, else the mismatch error.
+pub(super) fn same_key(
+    origin: &str,
+    stored: &str,
+    key: &PublicKey,
+) -> Result<AddedLog, StoreError> {
+    if stored == key.to_base64() {
+        return Ok(AddedLog::AlreadyPresent);
+    }
+    let stored =
+        PublicKey::parse(stored, "public_key").map_or_else(|e| e.to_string(), |k| k.fingerprint());
+    Err(StoreError::KeyMismatch { origin: origin.into(), stored })
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), StoreError>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS witness_schema (version BIGINT NOT NULL)")?;
+    let version: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM witness_schema", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() as i64 {
+        return Ok(Err(StoreError::SchemaTooNew { found: version, known: MIGRATIONS.len() }));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        tx.execute_batch(sql)?;
+        tx.execute("INSERT INTO witness_schema (version) VALUES (?1)", [i as i64 + 1])?;
+    }
+    tx.commit()?;
+    Ok(Ok(()))
+}
+
+/// The connection, even if a panicking holder poisoned the lock (SQLite itself stays
+/// consistent: a statement interrupted by a panic is rolled back).
+fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs SQLite work on the blocking pool; maps SQLite errors to [`StoreError::Sqlite`].
+async fn blocking<T: Send + 'static>(
+    path: &str,
+    f: impl FnOnce() -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, StoreError> {
+    let err = |message: String| StoreError::Sqlite { path: path.into(), message };
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(err(e.to_string())),
+        Err(e) => Err(err(format!("database task failed: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::keys::GatewayKey;
+    use crate::evidence::merkle::leaf_hash;
+
+    #[tokio::test]
+    async fn add_log_advance_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.sqlite3").display().to_string();
+        let store = SqliteStore::open(&path).await.unwrap();
+        let key = GatewayKey::from_seed([1; 32]).public();
+        assert_eq!(store.add_log("o", &key, 1).await.unwrap(), AddedLog::Added);
+        assert_eq!(store.add_log("o", &key, 2).await.unwrap(), AddedLog::AlreadyPresent);
+        let other = GatewayKey::from_seed([2; 32]).public();
+        assert!(matches!(store.add_log("o", &other, 3).await, Err(StoreError::KeyMismatch { .. })));
+        let log = store.log("o").await.unwrap().unwrap();
+        assert_eq!(log.state, TreeState::empty());
+        assert_eq!(log.key, key);
+        assert!(store.log("nope").await.unwrap().is_none());
+
+        let a = TreeState { size: 5, root: leaf_hash(b"a") };
+        let b = TreeState { size: 5, root: leaf_hash(b"b") };
+        assert!(store.advance("o", &TreeState::empty(), &a, "n", 4).await.unwrap());
+        // Compare-and-swap: a second move from the old state fails and changes nothing.
+        assert!(!store.advance("o", &TreeState::empty(), &b, "n", 5).await.unwrap());
+        drop(store);
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.log("o").await.unwrap().unwrap().state, a);
+        assert_eq!(store.logs().await.unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,271 @@
+//! `edgeproof witness serve` as a child process over real HTTP, on a real SQLite file and on a
+//! real PostgreSQL database: a gateway's log submitted in growing checkpoints is cosigned
+//! (C2SP tlog-cosignature, verified with the reviewer's code), and every refusal C2SP
+//! tlog-witness names comes with its status — rollback and fork 409 with the latest size,
+//! bad proof 422, bad signature 403, unknown log 404, malformed 400. State survives a restart.
+
+use std::process::Command;
+
+use edgeproof::evidence::cosignature::{verify_cosignatures, WitnessKey};
+use edgeproof::evidence::keys::GatewayKey;
+use edgeproof::evidence::merkle::Hash;
+use edgeproof::evidence::note::SignedNote;
+use edgeproof::witness::request;
+
+use crate::support::fake_gateway::FakeGateway;
+use crate::support::postgres::TestDb;
+use crate::support::witness::{
+    add_checkpoint, add_log, must_add_log, request as http, Reply, SubmitLog, WitnessProcess,
+};
+use crate::support::{bin, describe, run};
+
+const NAME: &str = "witness.test.example/w1";
+
+/// Checks a 200 answer: one cosignature line of `w` over `text`; returns its timestamp.
+fn cosigned(reply: &Reply, text: &str, w: &WitnessKey) -> u64 {
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.body.starts_with('\u{2014}') && reply.body.ends_with('\n'), "{reply:?}");
+    let note = SignedNote::parse(&format!("{text}\n{}", reply.body)).expect("note + cosignature");
+    let got = verify_cosignatures(&note, w).expect("cosignature verifies");
+    got[0].timestamp
+}
+
+fn conflict(reply: &Reply, latest: u64) {
+    assert_eq!(reply.status, 409, "{reply:?}");
+    assert_eq!(reply.content_type, "text/x.tlog.size", "{reply:?}");
+    assert_eq!(reply.body, format!("{latest}\n"));
+}
+
+/// The whole protocol against one database URL.
+async fn scenario(db: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = FakeGateway::new("gw-w1", 21);
+    gw.enroll();
+    gw.usage(4);
+    let origin = gw.origin();
+    must_add_log(dir.path(), db, &origin, &gw.key);
+    // Adding it again with the same key is fine; with another key it is refused (exit 1).
+    must_add_log(dir.path(), db, &origin, &gw.key);
+    let out = add_log(dir.path(), db, &origin, &GatewayKey::from_seed([99; 32]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another key"), "{}", describe(&out));
+
+    let w = WitnessProcess::start(dir.path(), db, NAME, 40, &[]).await;
+    let trusted = w.trusted();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+
+    // First checkpoint: old size 0, no proof.
+    let s1 = gw.leaves().len() as u64;
+    let log1 = SubmitLog::new(&origin, GatewayKey::from_seed([21; 32]), gw.leaves());
+    let t = cosigned(&add_checkpoint(w.addr, &log1.body(0, s1)).await, &log1.text(s1), &trusted);
+    assert!(t + 60 >= now && t <= now + 3600, "cosignature time {t} is not now ({now})");
+
+    // Grows with a consistency proof.
+    gw.usage(7);
+    gw.checkpoint();
+    let s2 = gw.leaves().len() as u64;
+    let log2 = SubmitLog::new(&origin, GatewayKey::from_seed([21; 32]), gw.leaves());
+    cosigned(&add_checkpoint(w.addr, &log2.body(s1, s2)).await, &log2.text(s2), &trusted);
+    // The same checkpoint again: cosigned again, nothing changes.
+    cosigned(&add_checkpoint(w.addr, &log2.body(s2, s2)).await, &log2.text(s2), &trusted);
+
+    // Rollback to the older checkpoint, and a stale old size: 409 with the latest size.
+    conflict(&add_checkpoint(w.addr, &log2.body(0, s1)).await, s2);
+    conflict(&add_checkpoint(w.addr, &log2.body(s1, s1)).await, s2);
+    gw.usage(3);
+    let s3 = gw.leaves().len() as u64;
+    let log3 = SubmitLog::new(&origin, GatewayKey::from_seed([21; 32]), gw.leaves());
+    conflict(&add_checkpoint(w.addr, &log3.body(s1, s3)).await, s2);
+
+    // A fork: the same key re-signs another history of the same size → 409; beyond that
+    // size the proof cannot reach the cosigned root → 422.
+    let mut forged = FakeGateway::new("gw-w1", 21);
+    forged.enroll();
+    forged.usage(3);
+    forged.restart(false, 60_000);
+    forged.usage(20);
+    let fork = SubmitLog::new(&origin, GatewayKey::from_seed([21; 32]), forged.leaves());
+    assert_ne!(fork.tree.root_at(s2), log2.tree.root_at(s2), "the fork must differ");
+    conflict(&add_checkpoint(w.addr, &fork.body(s2, s2)).await, s2);
+    let r = add_checkpoint(w.addr, &fork.body(s2, s2 + 3)).await;
+    assert_eq!(r.status, 422, "{r:?}");
+
+    // A proof that does not verify: 422.
+    let mut proof = log3.tree.consistency_proof(s2, s3).unwrap();
+    proof[0].0[0] ^= 1;
+    let r = add_checkpoint(w.addr, &request::encode(s2, &proof, &log3.note(s3))).await;
+    assert_eq!(r.status, 422, "{r:?}");
+    let r = add_checkpoint(w.addr, &request::encode(s2, &proof[1..], &log3.note(s3))).await;
+    assert_eq!(r.status, 422, "{r:?}");
+
+    // The checkpoint signed by another key, or with a broken signature: 403.
+    let stranger = SubmitLog::new(&origin, GatewayKey::from_seed([77; 32]), gw.leaves());
+    let r = add_checkpoint(w.addr, &stranger.body(s2, s3)).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let mut note = SignedNote::parse(&log3.note(s3)).unwrap();
+    note.signatures[0].sig[0] ^= 1;
+    let proof = log3.tree.consistency_proof(s2, s3).unwrap();
+    let r = add_checkpoint(w.addr, &request::encode(s2, &proof, &note.to_text())).await;
+    assert_eq!(r.status, 403, "{r:?}");
+
+    // A log the witness was not told about: 404.
+    let unknown =
+        SubmitLog::new("edgeproof/gw-nobody", GatewayKey::from_seed([21; 32]), gw.leaves());
+    let r = add_checkpoint(w.addr, &unknown.body(0, s3)).await;
+    assert_eq!(r.status, 404, "{r:?}");
+
+    // Malformed: 400 (old size above the checkpoint's is 400 too, per the spec).
+    for (what, body) in [
+        ("garbage", b"hello\n".to_vec()),
+        ("no checkpoint", b"old 0\n\n".to_vec()),
+        ("old above size", request::encode(s3 + 1, &[], &log3.note(s3))),
+        ("proof line not base64", format!("old {s2}\n!!\n\n{}", log3.note(s3)).into_bytes()),
+    ] {
+        let r = add_checkpoint(w.addr, &body).await;
+        assert_eq!(r.status, 400, "{what}: {r:?}");
+    }
+    let r = http(w.addr, "GET", "/add-checkpoint", b"").await;
+    assert_eq!(r.status, 405, "{r:?}");
+
+    // None of that moved the state: the honest next checkpoint is cosigned.
+    cosigned(&add_checkpoint(w.addr, &log3.body(s2, s3)).await, &log3.text(s3), &trusted);
+    let stderr = w.stderr();
+    for reason in [
+        "reason=\"old_size\"",
+        "reason=\"fork\"",
+        "reason=\"bad_proof\"",
+        "reason=\"bad_signature\"",
+        "reason=\"unknown_log\"",
+        "reason=\"malformed\"",
+    ] {
+        assert!(stderr.contains(reason), "refusal {reason} not logged:\n{stderr}");
+    }
+    assert!(stderr.contains(&origin), "{stderr}");
+
+    // A restart keeps the state: asking with old size 0 tells the latest size.
+    let status = w.stop();
+    assert!(status.success(), "witness stopped with {status}");
+    let w = WitnessProcess::start(dir.path(), db, NAME, 40, &[]).await;
+    conflict(&add_checkpoint(w.addr, &log3.body(0, s1)).await, s3);
+    let out = run(Command::new(bin()).args(["witness", "list", "--db", db]));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{origin}\tsize {s3}")),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[tokio::test]
+async fn protocol_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("witness.sqlite3");
+    scenario(&db.display().to_string()).await;
+}
+
+#[tokio::test]
+async fn protocol_on_postgres() {
+    let db = TestDb::create("witness protocol").await;
+    scenario(&db.url).await;
+}
+
+/// The vkey `witness vkey` prints is what `verify --witness-key` reads, and a bundle whose
+/// checkpoint the real witness cosigned passes the witness check with it.
+#[tokio::test]
+async fn vkey_is_what_verify_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.sqlite3").display().to_string();
+    let mut gw = FakeGateway::new("gw-w2", 22);
+    gw.enroll();
+    gw.usage(6);
+    gw.checkpoint();
+    must_add_log(dir.path(), &db, &gw.origin(), &gw.key);
+    let w = WitnessProcess::start(dir.path(), &db, NAME, 41, &[]).await;
+    let key_file = dir.path().join("witness-41.key");
+    let out =
+        run(Command::new(bin()).args(["witness", "vkey", "--name", NAME, "--key"]).arg(&key_file));
+    assert!(out.status.success(), "{}", describe(&out));
+    let vkey = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(WitnessKey::parse(&vkey, "vkey").unwrap(), w.trusted());
+
+    let size = gw.leaves().len() as u64;
+    let log = SubmitLog::new(&gw.origin(), GatewayKey::from_seed([22; 32]), gw.leaves());
+    let r = add_checkpoint(w.addr, &log.body(0, size)).await;
+    cosigned(&r, &log.text(size), &w.trusted());
+    gw.add_cosigned(&format!("{}\n{}", log.text(size), r.body));
+    let bundle = dir.path().join("bundle.jsonl");
+    std::fs::write(&bundle, gw.bundle()).unwrap();
+    let public = dir.path().join("gw.pub");
+    std::fs::write(&public, gw.key.public().to_spki_pem()).unwrap();
+    let vkey_file = dir.path().join("witness.vkey");
+    std::fs::write(&vkey_file, &vkey).unwrap();
+    let out = run(Command::new(bin())
+        .arg("verify")
+        .arg(&bundle)
+        .arg("--public-key")
+        .arg(&public)
+        .arg("--witness-key")
+        .arg(&vkey_file)
+        .arg("--json"));
+    assert!(out.status.success(), "{}", describe(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = v.to_string();
+    assert!(text.contains(&format!("\"witnessed_size\":{size}")), "{text}");
+}
+
+/// Several requests on one keep-alive connection (tlog-witness: witnesses SHOULD support
+/// keep-alive), each sent the way curl sends a body: `Expect: 100-continue` first.
+#[tokio::test]
+async fn keep_alive_and_expect_continue() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.sqlite3").display().to_string();
+    let key = GatewayKey::from_seed([23; 32]);
+    must_add_log(dir.path(), &db, "edgeproof/gw-w3", &key);
+    let w = WitnessProcess::start(dir.path(), &db, NAME, 42, &[]).await;
+    let leaves: Vec<Hash> = (0..9u8).map(|i| Hash::sha256(&[i])).collect();
+    let log = SubmitLog::new("edgeproof/gw-w3", key, &leaves);
+    let mut s = tokio::net::TcpStream::connect(w.addr).await.unwrap();
+    let mut buf = Vec::new();
+    for (old, size, status) in [(0, 4, 200), (4, 9, 200), (4, 9, 409)] {
+        let body = log.body(old, size);
+        let head = format!(
+            "POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        // Wait for "100 Continue" before the body, as curl does.
+        let cont = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let mut got = vec![0u8; cont.len()];
+        s.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, cont);
+        s.write_all(&body).await.unwrap();
+        // One response: head, then Content-Length bytes.
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                if buf.len() >= end + 4 + len {
+                    let reply = crate::support::witness::parse_reply(&buf[..end + 4 + len]);
+                    buf.drain(..end + 4 + len);
+                    assert!(head.contains("Connection: keep-alive"), "{head}");
+                    if status == 409 {
+                        conflict(&reply, 9);
+                    } else {
+                        cosigned(&reply, &log.text(size), &w.trusted());
+                    }
+                    break;
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "connection closed");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
