@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::evidence::recorder::{load_key, CheckpointFile, Recorder, RecorderError};
 use crate::evidence::usage::UsageBook;
 use crate::journal::JournalHandle;
+use crate::metrics::Metrics;
 use crate::model::Batch;
 use crate::publish::EvidenceFeed;
 use crate::source::modbus::rtu::BusEvent;
@@ -74,6 +75,7 @@ pub(super) struct EvidenceTask {
     cancel: CancellationToken,
     task: JoinHandle<Recorder>,
     configs: mpsc::UnboundedSender<Config>,
+    witnesses: Vec<JoinHandle<()>>,
 }
 
 impl EvidenceTask {
@@ -82,6 +84,7 @@ impl EvidenceTask {
     pub(super) async fn start(
         cfg: &Config,
         journal: &JournalHandle,
+        metrics: &Metrics,
     ) -> Result<Option<EvidenceTask>, RecorderError> {
         let Some(key) = load_key(cfg)? else { return Ok(None) };
         let (recorder, book) = Recorder::open(
@@ -94,9 +97,10 @@ impl EvidenceTask {
         .await?;
         let feed: Arc<dyn EvidenceFeed> = Arc::new(recorder.feed());
         let cancel = CancellationToken::new();
+        let witnesses = recorder.spawn_witnesses(metrics, &cancel)?;
         let (configs, inbox) = mpsc::unbounded_channel();
         let task = tokio::spawn(recorder.run(cancel.clone(), inbox));
-        Ok(Some(EvidenceTask { book, feed, cancel, task, configs }))
+        Ok(Some(EvidenceTask { book, feed, cancel, task, configs, witnesses }))
     }
 
     /// What the publisher drains.
@@ -124,9 +128,15 @@ impl EvidenceTask {
         }
     }
 
-    /// Ends the loop and writes the last `usage`, `shutdown` and the final checkpoint.
+    /// Ends the loop and the witness submissions, and writes the last `usage`, `shutdown`
+    /// and the final checkpoint (submitted to the witnesses at the next start).
     pub(super) async fn finish(self, reason: &str) {
         self.cancel.cancel();
+        for w in self.witnesses {
+            if let Err(e) = w.await {
+                error!(error = %e, "witness submission task panicked");
+            }
+        }
         match self.task.await {
             Ok(recorder) => recorder.finish(reason).await,
             Err(e) => error!(error = %e, "evidence recorder task panicked; no shutdown record"),

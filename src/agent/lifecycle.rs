@@ -109,9 +109,9 @@ pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, 
     let (handle, sender, writer) =
         JournalHandle::start(journal, HandleOptions::new(cfg.journal.flush_interval))?;
     let journal_counters = handle.counters();
-    let evidence = EvidenceTask::start(cfg, &handle).await?;
-
     let metrics = Metrics::new();
+    let evidence = EvidenceTask::start(cfg, &handle, &metrics).await?;
+
     metrics.attach_journal(journal_counters.clone());
 
     let http_cancel = CancellationToken::new();

@@ -1,11 +1,13 @@
 //! `edgeproof export -c FILE [--from T] [--to T] -o bundle.jsonl`: the evidence bundle of
-//! EVIDENCE.md §Bundle from the gateway's own journal and checkpoint file.
+//! EVIDENCE.md §Bundle from the gateway's own journal, checkpoint file and cosignature file
+//! (the checkpoints witnesses cosigned, as cosignature lines).
 //!
 //! A bundle always starts at seq 0: verification needs the unbroken chain from the `enroll`
 //! record. `--to` leaves out the records written after it (and the checkpoints that cover
 //! any of them, which would otherwise read as a cut-off tail); `--from` only marks where the
 //! period of interest starts — records before it are kept for the chain, and `report --from`
-//! limits the figures. Checkpoint lines follow the record that completes their tree. The file
+//! limits the figures. Checkpoint and cosignature lines follow the record that completes their
+//! tree. The file
 //! is written next to its target and renamed into place, so a reader never sees half a
 //! bundle. Safe while the agent runs (SQLite WAL readers do not block it).
 
@@ -16,7 +18,7 @@ use std::process::ExitCode;
 
 use edgeproof::config::{self, ConfigError};
 use edgeproof::evidence::bundle::{
-    checkpoint_line, header_line, record_line, Header, BUNDLE_VERSION,
+    checkpoint_line, cosignature_line, header_line, record_line, Header, BUNDLE_VERSION,
 };
 use edgeproof::evidence::canonical;
 use edgeproof::evidence::checkpoint::Checkpoint;
@@ -107,26 +109,31 @@ fn export(args: &ExportArgs) -> Result<String, Failure> {
         public_key: enroll["body"]["key"].as_str().unwrap_or_default().to_string(),
     };
 
-    // Checkpoints, by the tree size they cover.
-    let stored =
-        CheckpointFile::in_dir(&cfg.gateway.data_dir).read().map_err(|e| cannot(e.to_string()))?;
-    let mut notes: Vec<(u64, String)> = stored
-        .notes
+    // Checkpoints and the cosigned ones witnesses returned, by the tree size they cover
+    // (a cosigned note right after its checkpoint).
+    let dir = &cfg.gateway.data_dir;
+    let read = |f: CheckpointFile| f.read().map(|s| s.notes).map_err(|e| cannot(e.to_string()));
+    let checkpoints = read(CheckpointFile::in_dir(dir))?;
+    let cosigned = read(CheckpointFile::cosignatures_in_dir(dir))?;
+    let mut notes: Vec<(u64, bool, String)> = checkpoints
         .into_iter()
-        .filter_map(|n| {
+        .map(|n| (false, n))
+        .chain(cosigned.into_iter().map(|n| (true, n)))
+        .filter_map(|(is_cosigned, n)| {
             let note = SignedNote::parse(&n).ok()?;
             let cp = Checkpoint::parse_body(&note.text).ok()?;
-            Some((cp.size, n))
+            let line = if is_cosigned { cosignature_line(&n) } else { checkpoint_line(&n) };
+            Some((cp.size, is_cosigned, line))
         })
         .collect();
-    notes.sort_by_key(|(size, _)| *size);
+    notes.sort_by_key(|(size, is_cosigned, _)| (*size, *is_cosigned));
 
     let tmp = tmp_path(&args.output);
     let file = File::create(&tmp).map_err(|e| cannot(format!("{}: {e}", tmp.display())))?;
     let mut out = BufWriter::new(file);
     let io = |e: std::io::Error| cannot(format!("{}: {e}", tmp.display()));
     out.write_all(header_line(&header).as_bytes()).map_err(io)?;
-    let (mut written, mut last_wall, mut cps) = (0u64, 0u64, 0usize);
+    let (mut written, mut last_wall, mut cps, mut cosigs) = (0u64, 0u64, 0usize, 0usize);
     let mut next_note = 0;
     'read: loop {
         let chunk = journal.read(written, CHUNK).map_err(|e| cannot(e.to_string()))?;
@@ -144,10 +151,16 @@ fn export(args: &ExportArgs) -> Result<String, Failure> {
             }
             out.write_all(&record_line(&rec.payload)).map_err(io)?;
             written += 1;
-            while notes.get(next_note).is_some_and(|(size, _)| *size <= written) {
-                out.write_all(checkpoint_line(&notes[next_note].1).as_bytes()).map_err(io)?;
+            while let Some((_, is_cosigned, line)) =
+                notes.get(next_note).filter(|(size, _, _)| *size <= written)
+            {
+                out.write_all(line.as_bytes()).map_err(io)?;
                 next_note += 1;
-                cps += 1;
+                if *is_cosigned {
+                    cosigs += 1;
+                } else {
+                    cps += 1;
+                }
             }
         }
         if n < CHUNK {
@@ -160,7 +173,8 @@ fn export(args: &ExportArgs) -> Result<String, Failure> {
     std::fs::rename(&tmp, &args.output)
         .map_err(|e| cannot(format!("{}: {e}", args.output.display())))?;
     let mut summary = format!(
-        "exported {written} records (seq 0–{}) and {cps} checkpoints of {} to {}",
+        "exported {written} records (seq 0–{}), {cps} checkpoints and {cosigs} cosigned \
+         checkpoints of {} to {}",
         written.saturating_sub(1),
         header.origin,
         args.output.display()
@@ -174,10 +188,10 @@ fn export(args: &ExportArgs) -> Result<String, Failure> {
     if to.is_some() && written > 0 {
         summary.push_str(&format!("\nlast record included written at {last_wall} ms"));
     }
-    if notes.len() > cps {
+    if notes.len() > cps + cosigs {
         summary.push_str(&format!(
             "\n{} newer checkpoints left out: they cover records after --to",
-            notes.len() - cps
+            notes.len() - cps - cosigs
         ));
     }
     Ok(summary)

@@ -3,12 +3,14 @@
 //! [`EvidenceConfig`] and the declared inventory the `enroll` record lists.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::schema::{DeviceSection, EvidenceSection, FileConfig, InventorySection};
+use super::schema::{DeviceSection, EvidenceSection, FileConfig, InventorySection, WitnessSection};
 use super::settings::*;
 use super::validate::{check_name, duration, int_in, Errors};
+use crate::evidence::cosignature::WitnessKey;
+use crate::evidence::recorder::witness::WitnessUrl;
 
 /// Default `[evidence] interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -61,7 +63,57 @@ pub(super) fn compile_evidence(
             format!("{checkpoint_interval:?} is shorter than 1s"),
         );
     }
-    EvidenceConfig { mode, key_file, interval, checkpoint_interval }
+    let witnesses = compile_witnesses(errs, &s.witnesses);
+    EvidenceConfig { mode, key_file, interval, checkpoint_interval, witnesses }
+}
+
+/// `[evidence] witnesses`: each URL and key checked, key names unique (anchors and
+/// cosignatures are told apart by the witness's key name).
+fn compile_witnesses(errs: &mut Errors, list: &[WitnessSection]) -> Vec<WitnessConfig> {
+    let mut out = Vec::with_capacity(list.len());
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (i, w) in list.iter().enumerate() {
+        let path = format!("evidence.witnesses[{i}]");
+        let url = WitnessUrl::parse(&w.url).map_err(|e| errs.push(format!("{path}.url"), e)).ok();
+        let what = format!("{path}.public_key");
+        let key = match WitnessKey::parse(&w.public_key, &what) {
+            Ok(k) => Some(k),
+            Err(crate::evidence::keys::KeyError::Format { why, .. }) => {
+                errs.push(what.clone(), why);
+                None
+            }
+            Err(e) => {
+                errs.push(what.clone(), e.to_string());
+                None
+            }
+        };
+        if let Some(k) = &key {
+            if let Some(first) = names.insert(k.name.clone(), i) {
+                errs.push(
+                    what,
+                    format!(
+                        "witness key name {:?} is already used by evidence.witnesses[{first}]",
+                        k.name
+                    ),
+                );
+            }
+        }
+        let ca_file = match w.ca_file.as_deref() {
+            Some("") => {
+                errs.push(format!("{path}.ca_file"), "must not be empty");
+                None
+            }
+            Some(f) => Some(PathBuf::from(f)),
+            None => None,
+        };
+        if ca_file.is_some() && url.as_ref().is_some_and(|u| !u.tls) {
+            errs.push(format!("{path}.ca_file"), "is set but the url is http://; use https://");
+        }
+        if let (Some(url), Some(key)) = (url, key) {
+            out.push(WitnessConfig { url, key, ca_file });
+        }
+    }
+    out
 }
 
 /// `[gateway] production_devices`: at least 1 when given.
@@ -211,6 +263,50 @@ model = "PX-1"
         assert_eq!(cfg.evidence.key_file, Path::new("/k"));
         assert_eq!(cfg.evidence.interval, Duration::from_secs(2));
         assert_eq!(cfg.evidence.checkpoint_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn witnesses_compile_with_their_urls_and_keys() {
+        let wk = crate::evidence::GatewayKey::from_seed([4; 32]).public();
+        let vkey = |name: &str| wk.vkey(name, crate::evidence::keys::SIG_TYPE_COSIGNATURE);
+        let cfg = load(&format!(
+            "{HEAD}[evidence]\nwitnesses = [\n  {{ url = \"https://w1.example/w\", public_key = \"{}\", ca_file = \"/ca.pem\" }},\n  {{ url = \"http://127.0.0.1:7380\", public_key = \"{}\" }},\n]\n",
+            vkey("w1.example/w"),
+            vkey("w2.example")
+        ))
+        .unwrap();
+        let w = &cfg.evidence.witnesses;
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (w[0].url.host.as_str(), w[0].url.tls, w[0].key.name.as_str()),
+            ("w1.example", true, "w1.example/w")
+        );
+        assert_eq!(w[0].ca_file.as_deref(), Some(Path::new("/ca.pem")));
+        assert_eq!((w[1].url.port, w[1].key.key, w[1].ca_file.clone()), (7380, wk, None));
+        assert!(load(&format!("{HEAD}[evidence]\n")).unwrap().evidence.witnesses.is_empty());
+    }
+
+    #[test]
+    fn witness_mistakes_name_the_entry_and_field() {
+        let wk = crate::evidence::GatewayKey::from_seed([4; 32]).public();
+        let good = wk.vkey("w.example", crate::evidence::keys::SIG_TYPE_COSIGNATURE);
+        let gateway_type = wk.vkey("w.example", 0x01);
+        let entry = |url: &str, key: &str, extra: &str| {
+            format!("{{ url = \"{url}\", public_key = \"{key}\"{extra} }}")
+        };
+        let ok = entry("https://w", &good, "");
+        let cases = [
+            ("bad scheme", entry("ftp://w", &good, ""), "evidence.witnesses[1].url: \"ftp://w\" must start with"),
+            ("not a vkey", entry("https://w2", "abc", ""), "evidence.witnesses[1].public_key: a verifier key reads"),
+            ("a gateway key", entry("https://w2", &gateway_type, ""), "evidence.witnesses[1].public_key: signature type 0x01"),
+            ("same key name twice", entry("https://w2", &good, ""), "evidence.witnesses[1].public_key: witness key name \"w.example\" is already used by evidence.witnesses[0]"),
+            ("ca_file on http", entry("http://w2", &good, ", ca_file = \"/ca\""), "evidence.witnesses[1].ca_file: is set but the url is http://"),
+            ("unknown field", entry("https://w2", &good, ", key = 1"), "unknown field"),
+        ];
+        for (case, second, want) in cases {
+            let errs = errors(&format!("{HEAD}[evidence]\nwitnesses = [{ok}, {second}]\n"));
+            assert!(errs.iter().any(|e| e.contains(want)), "{case}: {errs:?}");
+        }
     }
 
     #[test]

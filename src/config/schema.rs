@@ -219,6 +219,23 @@ pub struct EvidenceSection {
     pub interval: Option<String>,
     /// A signed checkpoint this often (and at every start and clean stop). Default `1h`.
     pub checkpoint_interval: Option<String>,
+    /// Witnesses (C2SP tlog-witness) each new checkpoint is submitted to. Default none.
+    #[serde(default)]
+    pub witnesses: Vec<WitnessSection>,
+}
+
+/// One `[evidence] witnesses` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSection {
+    /// Submission prefix: `https://host[:port][/path]` (or `http://`); checkpoints go to
+    /// `<url>/add-checkpoint`.
+    pub url: String,
+    /// The witness's C2SP verifier key (`<name>+<key id>+<base64>`, signature type 0x04);
+    /// a returned cosignature is trusted only if it verifies under this key.
+    pub public_key: String,
+    /// PEM CA certificate(s) to verify an `https://` witness with. Default: the system CAs.
+    pub ca_file: Option<String>,
 }
 
 /// One `[[inventory]]` entry: a production device declared but not polled.

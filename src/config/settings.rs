@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::evidence::cosignature::WitnessKey;
+use crate::evidence::recorder::witness::WitnessUrl;
 use crate::source::modbus::{ModbusPoint, ReadLimits};
 use crate::source::opcua::{Mode, OpcUaPoint, Policy, Trust, UserAuth};
 
@@ -267,6 +269,19 @@ pub struct EvidenceConfig {
     pub interval: Duration,
     /// Time between periodic checkpoints.
     pub checkpoint_interval: Duration,
+    /// Witnesses every new checkpoint is submitted to.
+    pub witnesses: Vec<WitnessConfig>,
+}
+
+/// One witness, compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessConfig {
+    /// Its submission prefix.
+    pub url: WitnessUrl,
+    /// Its cosignature key.
+    pub key: WitnessKey,
+    /// CA file for `https://`; `None` = the system CAs.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// One device of the declared inventory, as the `enroll` record lists it.

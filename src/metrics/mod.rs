@@ -7,6 +7,8 @@
 //!   call per event, which counts and logs together;
 //! - [`BusMetrics`] (in `bus.rs`): what an RTU bus task pushes — requests, bad frames per
 //!   bus and per unit, bytes discarded while resynchronising;
+//! - [`WitnessMetrics`] (in `witness.rs`): checkpoint submissions per witness and result,
+//!   and the size each witness last cosigned;
 //! - `scrape.rs`: stages that keep their own atomics (the journal's
 //!   [`crate::journal::JournalCounters`], the publisher's
 //!   [`crate::publish::counters::PublishCounters`]) are read when scraped, so those stages
@@ -22,7 +24,9 @@ mod registry;
 mod scrape;
 #[cfg(test)]
 mod tests;
+mod witness;
 
 pub use bus::BusMetrics;
 pub use device::{DeviceMetrics, PollCycle};
 pub use registry::Metrics;
+pub use witness::WitnessMetrics;

@@ -355,6 +355,36 @@ pub const PUBLISH_CONNECT_FAILURES: MetricDef = def(
     "MQTT connection attempts that failed before CONNACK (broker down, TLS, authentication).",
 );
 
+// ---- witnessing (pushed by the witness submission tasks) ----
+
+/// Label: a witness, by its configured URL.
+pub const WITNESS: &str = "witness";
+/// Label: how a submission ended, one of [`WITNESS_RESULTS`].
+pub const RESULT: &str = "result";
+/// `result` value: cosigned, and the cosignature verified.
+pub const RESULT_OK: &str = "ok";
+/// `result` value: the witness refused (4xx, 409 included).
+pub const RESULT_REFUSED: &str = "refused";
+/// `result` value: no usable answer (down, timeout, 5xx, malformed, bad cosignature).
+pub const RESULT_FAILED: &str = "failed";
+/// Every `result` value, so all series exist (at 0) from the start.
+pub const WITNESS_RESULTS: [&str; 3] = [RESULT_OK, RESULT_REFUSED, RESULT_FAILED];
+
+/// Checkpoint submissions per witness and result.
+pub const WITNESS_SUBMISSIONS: MetricDef = def(
+    "edgeproof_witness_submissions_total",
+    Kind::Counter,
+    &[WITNESS, RESULT],
+    "Checkpoint submissions (add-checkpoint requests) per witness, by result.",
+);
+/// The largest tree size the witness has cosigned.
+pub const WITNESS_COSIGNED_SIZE: MetricDef = def(
+    "edgeproof_witness_cosigned_size",
+    Kind::Gauge,
+    &[WITNESS],
+    "Tree size of the latest checkpoint the witness cosigned (0 until one is cosigned).",
+);
+
 /// Every family, in the order of this file.
 pub const ALL: &[MetricDef] = &[
     BUILD_INFO,
@@ -394,4 +424,6 @@ pub const ALL: &[MetricDef] = &[
     PUBLISH_CONNECTED,
     PUBLISH_RECONNECTS,
     PUBLISH_CONNECT_FAILURES,
+    WITNESS_SUBMISSIONS,
+    WITNESS_COSIGNED_SIZE,
 ];

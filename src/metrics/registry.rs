@@ -10,6 +10,7 @@ use super::bus::{BusFamilies, BusMetrics};
 use super::device::{DeviceFamilies, DeviceMetrics, PollCycle};
 use super::names;
 use super::scrape::{lock, Attached, ScrapeCollector};
+use super::witness::{WitnessFamilies, WitnessMetrics};
 use crate::journal::JournalCounters;
 use crate::publish::counters::PublishCounters;
 
@@ -24,6 +25,7 @@ struct Inner {
     registry: Registry,
     devices: DeviceFamilies,
     buses: BusFamilies,
+    witnesses: WitnessFamilies,
     attached: Arc<Attached>,
 }
 
@@ -63,9 +65,10 @@ impl Metrics {
         build.with_label_values(&[env!("CARGO_PKG_VERSION"), GIT_COMMIT]).set(1);
         let devices = DeviceFamilies::register(&registry)?;
         let buses = BusFamilies::register(&registry)?;
+        let witnesses = WitnessFamilies::register(&registry)?;
         let attached = Arc::new(Attached::default());
         registry.register(Box::new(ScrapeCollector::new(attached.clone())?))?;
-        Ok(Self { inner: Arc::new(Inner { registry, devices, buses, attached }) })
+        Ok(Self { inner: Arc::new(Inner { registry, devices, buses, witnesses, attached }) })
     }
 
     /// The handles for the device named `device` (a config name: labels stay bounded). Call
@@ -95,6 +98,12 @@ impl Metrics {
     /// all its series then exist at 0.
     pub fn bus(&self, bus: &str) -> BusMetrics {
         self.inner.buses.bus(bus)
+    }
+
+    /// The handles for the witness at `url` (a config value: labels stay bounded); all its
+    /// series then exist at 0.
+    pub fn witness(&self, url: &str) -> WitnessMetrics {
+        self.inner.witnesses.witness(url)
     }
 
     /// Exports the journal's counters from now on (replacing any attached before, e.g. after

@@ -65,6 +65,9 @@ fn fed() -> Metrics {
     bus.frame_error(Some("meter-3"), names::FRAME_CRC);
     bus.frame_error(None, names::FRAME_GARBAGE);
     bus.discarded(7);
+    let w = m.witness("https://w.example");
+    w.ok(12);
+    w.failed();
     m
 }
 

@@ -31,10 +31,7 @@ const SYSTEM_BUNDLES: &[&str] = &[
 
 /// Builds the client configuration for `cfg` (which must have `tls` set).
 pub fn client_config(cfg: &MqttConfig) -> Result<Arc<ClientConfig>, PublishError> {
-    let roots = match &cfg.ca_file {
-        Some(path) => ca_file_roots(path)?,
-        None => system_roots()?,
-    };
+    let roots = roots("mqtt.ca_file", cfg.ca_file.as_deref())?;
     let builder = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(PublishError::TlsSetup)?
@@ -53,8 +50,20 @@ pub fn client_config(cfg: &MqttConfig) -> Result<Arc<ClientConfig>, PublishError
     Ok(Arc::new(config))
 }
 
-fn ca_file_roots(path: &Path) -> Result<RootCertStore, PublishError> {
-    let certs = read_certs("mqtt.ca_file", path)?;
+/// The trust anchors for a TLS client: the certificates of `ca_file` (named `field` in
+/// errors) when given, else the system CA bundle.
+pub(crate) fn roots(
+    field: &'static str,
+    ca_file: Option<&Path>,
+) -> Result<RootCertStore, PublishError> {
+    match ca_file {
+        Some(path) => ca_file_roots(field, path),
+        None => system_roots(),
+    }
+}
+
+fn ca_file_roots(field: &'static str, path: &Path) -> Result<RootCertStore, PublishError> {
+    let certs = read_certs(field, path)?;
     let found = certs.len();
     let mut roots = RootCertStore::empty();
     let (added, _ignored) = roots.add_parsable_certificates(certs);
@@ -76,7 +85,7 @@ fn system_roots() -> Result<RootCertStore, PublishError> {
             let mut roots = RootCertStore::empty();
             let (added, _) = roots.add_parsable_certificates(certs);
             if added > 0 {
-                tracing::debug!(bundle = %path.display(), added, "loaded system CA bundle for MQTT TLS");
+                tracing::debug!(bundle = %path.display(), added, "loaded system CA bundle for TLS");
                 return Ok(roots);
             }
         }

@@ -43,8 +43,20 @@ impl WitnessProcess {
     /// Starts a witness named `name` with key `seed` on `db`; waits until it accepts
     /// connections. `extra` arguments go to `serve` (e.g. TLS files).
     pub async fn start(dir: &Path, db: &str, name: &str, seed: u8, extra: &[&str]) -> Self {
+        Self::start_on(dir, db, name, seed, free_port(), extra).await
+    }
+
+    /// Like [`WitnessProcess::start`], on a given port (e.g. one a gateway was already told
+    /// about while the witness was down).
+    pub async fn start_on(
+        dir: &Path,
+        db: &str,
+        name: &str,
+        seed: u8,
+        port: u16,
+        extra: &[&str],
+    ) -> Self {
         let (key_path, key) = key_file(dir, seed);
-        let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let log = dir.join(format!("witness-{port}.log"));
         let child = Command::new(bin())

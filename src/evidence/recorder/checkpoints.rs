@@ -1,6 +1,8 @@
 //! The gateway's own copy of every checkpoint it signed: `checkpoints.jsonl` beside the
 //! journal, one bundle checkpoint line (`{"checkpoint":"<signed note>"}`) per checkpoint,
-//! oldest first, so `export` copies lines as they are.
+//! oldest first, so `export` copies lines as they are. Cosigned checkpoints that came back
+//! from witnesses go the same way into `cosignatures.jsonl` as bundle cosignature lines
+//! (`{"cosignature":"<signed note with the witness lines>"}`).
 //!
 //! Appends are fsynced before the checkpoint is published. A crash in the middle of an
 //! append leaves a torn last line: readers skip any line that does not parse (and say how
@@ -12,10 +14,12 @@ use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::super::bundle::{checkpoint_line, parse_line, Line};
+use super::super::bundle::{checkpoint_line, cosignature_line, parse_line, Line};
 
 /// File name inside the data directory.
 pub const CHECKPOINTS_FILE: &str = "checkpoints.jsonl";
+/// File name of the cosigned checkpoints inside the data directory.
+pub const COSIGNATURES_FILE: &str = "cosignatures.jsonl";
 
 /// Why the checkpoint file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -36,16 +40,22 @@ pub struct StoredCheckpoints {
     pub skipped: usize,
 }
 
-/// The checkpoint file of one gateway.
+/// The checkpoint (or cosignature) file of one gateway.
 #[derive(Debug, Clone)]
 pub struct CheckpointFile {
     path: PathBuf,
+    cosigned: bool,
 }
 
 impl CheckpointFile {
     /// The file `checkpoints.jsonl` in `dir` (created on the first append).
     pub fn in_dir(dir: &Path) -> Self {
-        CheckpointFile { path: dir.join(CHECKPOINTS_FILE) }
+        CheckpointFile { path: dir.join(CHECKPOINTS_FILE), cosigned: false }
+    }
+
+    /// The file `cosignatures.jsonl` in `dir`: cosigned notes, as bundle cosignature lines.
+    pub fn cosignatures_in_dir(dir: &Path) -> Self {
+        CheckpointFile { path: dir.join(COSIGNATURES_FILE), cosigned: true }
     }
 
     /// Where it is.
@@ -76,7 +86,7 @@ impl CheckpointFile {
                 line.push('\n');
             }
         }
-        line.push_str(&checkpoint_line(note));
+        line.push_str(&if self.cosigned { cosignature_line(note) } else { checkpoint_line(note) });
         f.write_all(line.as_bytes()).map_err(self.err())?;
         f.sync_data().map_err(self.err())
     }
@@ -90,8 +100,10 @@ impl CheckpointFile {
         };
         let mut out = StoredCheckpoints::default();
         for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            match parse_line(line) {
-                Ok(Line::Checkpoint(note)) => out.notes.push(note),
+            match (parse_line(line), self.cosigned) {
+                (Ok(Line::Checkpoint(note)), false) | (Ok(Line::Cosignature(note)), true) => {
+                    out.notes.push(note)
+                }
                 _ => out.skipped += 1,
             }
         }
@@ -120,5 +132,16 @@ mod tests {
         let got = file.read().unwrap();
         assert_eq!(got.notes, vec!["o\n1\nAAAA\n\n— o sig\n", "o\n3\nBBBB\n\n— o sig\n"]);
         assert_eq!(got.skipped, 1);
+    }
+
+    #[test]
+    fn cosigned_notes_are_kept_as_cosignature_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = CheckpointFile::cosignatures_in_dir(dir.path());
+        file.append("o\n1\nAAAA\n\n— o sig\n— w cosig\n").unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert!(text.starts_with("{\"cosignature\":"), "{text}");
+        assert_eq!(file.read().unwrap().notes, vec!["o\n1\nAAAA\n\n— o sig\n— w cosig\n"]);
+        assert_eq!(CheckpointFile::in_dir(dir.path()).read().unwrap().notes.len(), 0);
     }
 }

@@ -51,6 +51,9 @@ pub enum RecorderError {
     /// The checkpoint file failed.
     #[error(transparent)]
     Checkpoints(#[from] CheckpointFileError),
+    /// A witness client could not be set up (its CA file).
+    #[error("witness: {0}")]
+    Witness(#[from] super::witness::client::HttpError),
     /// A blocking helper task died.
     #[error("evidence recorder: {0}")]
     Internal(String),

@@ -22,6 +22,10 @@
 //!   evicted by the size bound; published records stay for `export`.
 //! - Checkpoints: `checkpoints.jsonl` in the data directory ([`checkpoints`]), one bundle
 //!   line per signed checkpoint, fsynced, never pruned.
+//! - Cosignatures: `cosignatures.jsonl` beside it, one bundle cosignature line per
+//!   checkpoint a witness cosigned ([`witness`]), fsynced before its `anchor` record is
+//!   written, never pruned. The size each witness last cosigned is read back from the
+//!   `anchor` records, not from this file.
 //!
 //! # Recovery
 //!
@@ -40,6 +44,7 @@
 //! boundary land in it. Checkpoints every `checkpoint_interval` (monotonic), at start and at a
 //! clean stop.
 
+mod anchors;
 pub mod bodies;
 pub mod checkpoints;
 pub mod clock;
@@ -47,9 +52,10 @@ pub mod endpoint;
 pub mod error;
 pub mod feed;
 pub mod replay;
+pub mod witness;
 pub mod writer;
 
-pub use checkpoints::{CheckpointFile, CHECKPOINTS_FILE};
+pub use checkpoints::{CheckpointFile, CHECKPOINTS_FILE, COSIGNATURES_FILE};
 pub use error::RecorderError;
 pub use feed::RecorderFeed;
 pub use writer::{load_key, Recorder};

@@ -1,7 +1,8 @@
 //! Reading the stored log back at start: everything the recorder needs to continue it is in
 //! the records themselves — the leaf hashes (chain and tree), the last record (how the
-//! previous run ended, the start counter), the device map and config hash last recorded, and
-//! the fingerprint last recorded per device. No other state file can disagree with the log.
+//! previous run ended, the start counter), the device map and config hash last recorded, the
+//! fingerprint last recorded per device, and the size each witness last cosigned. No other
+//! state file can disagree with the log.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -37,6 +38,9 @@ pub struct LogState {
     pub devices: BTreeSet<String>,
     /// Fingerprint of the last `device` record per device id.
     pub fingerprints: HashMap<String, Hash>,
+    /// Largest tree size of the `anchor` records per witness key name: what each witness
+    /// last cosigned.
+    pub anchored: HashMap<String, u64>,
 }
 
 /// A stored record that cannot be read back: only damage or a bug does this, and the
@@ -87,7 +91,11 @@ impl LogState {
             Body::Device(d) => {
                 self.fingerprints.insert(d.id.clone(), d.fingerprint);
             }
-            Body::Usage(_) | Body::Anchor(_) | Body::Shutdown(_) => {}
+            Body::Anchor(a) => {
+                let size = self.anchored.entry(a.witness.clone()).or_default();
+                *size = (*size).max(a.size);
+            }
+            Body::Usage(_) | Body::Shutdown(_) => {}
         }
         Ok(())
     }

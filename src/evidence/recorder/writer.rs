@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use super::anchors::{self, Witnessing};
 use super::bodies;
 use super::checkpoints::CheckpointFile;
 use super::clock;
@@ -24,6 +25,7 @@ use super::endpoint::endpoint_is_local;
 use super::error::RecorderError;
 use super::feed::RecorderFeed;
 use super::replay::{LastRecord, LogState};
+use super::witness::{spawn_witnesses, Cosigned, WitnessLinks};
 use crate::config::{Config, EvidenceMode};
 use crate::evidence::chain::Chain;
 use crate::evidence::keys::GatewayKey;
@@ -33,6 +35,7 @@ use crate::evidence::record::{
 };
 use crate::evidence::usage::UsageBook;
 use crate::journal::{CountersSnapshot, JournalCounters, JournalHandle};
+use crate::metrics::Metrics;
 use crate::model::now_ms;
 use crate::publish::CheckpointNote;
 
@@ -121,6 +124,8 @@ pub struct Recorder {
     /// Config hash and declared device ids last recorded.
     config_hash: Hash,
     declared: BTreeSet<String>,
+    /// Witnessing, when witnesses are configured.
+    witnessing: Option<Witnessing>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -194,6 +199,11 @@ impl Recorder {
             last: state.last,
             config_hash: bodies::config_hash(cfg),
             declared: bodies::declared_ids(cfg),
+            witnessing: Witnessing::new(
+                &cfg.evidence.witnesses,
+                &state,
+                CheckpointFile::cosignatures_in_dir(&cfg.gateway.data_dir),
+            ),
         };
         if first_start {
             let enroll = bodies::enroll(cfg, &r.key.public(), &build);
@@ -230,6 +240,22 @@ impl Recorder {
         }
     }
 
+    /// Starts submitting checkpoints to the configured witnesses (none: nothing happens);
+    /// the tasks end with `cancel` or when the recorder is dropped. Call before [`Recorder::run`].
+    pub fn spawn_witnesses(
+        &self,
+        metrics: &Metrics,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, RecorderError> {
+        let Some(w) = &self.witnessing else { return Ok(Vec::new()) };
+        let links = WitnessLinks {
+            tree: w.tree.clone(),
+            checkpoint: self.checkpoint.subscribe(),
+            cosigned: w.tx.clone(),
+        };
+        Ok(spawn_witnesses(&w.witnesses, &w.anchored, &links, metrics, cancel)?)
+    }
+
     /// The book the sources feed.
     pub fn book(&self) -> &Arc<UsageBook> {
         &self.book
@@ -251,6 +277,7 @@ impl Recorder {
         let book = self.book.clone();
         let mut configs_open = true;
         let mut next_checkpoint = Instant::now() + self.checkpoint_interval;
+        let mut cosigned = self.witnessing.as_mut().and_then(|w| w.rx.take());
         loop {
             let close_at = book.split_ms() + u64::try_from(self.grace.as_millis()).unwrap_or(0);
             let close_in = Duration::from_millis(close_at.saturating_sub(now_ms()));
@@ -262,13 +289,45 @@ impl Recorder {
                     next_checkpoint = Instant::now() + self.checkpoint_interval;
                 }
                 _ = book.identity_changed().notified() => self.record_devices().await,
+                Some(c) = next_cosigned(&mut cosigned) => self.cosigned(c).await,
                 cfg = configs.recv(), if configs_open => match cfg {
                     Some(cfg) => self.config_changed(&cfg).await,
                     None => configs_open = false,
                 },
             }
         }
+        if let (Some(w), Some(rx)) = (self.witnessing.as_mut(), cosigned) {
+            w.rx = Some(rx);
+        }
         self
+    }
+
+    /// A witness cosigned a checkpoint: the cosigned note is stored (`cosignatures.jsonl`),
+    /// an `anchor` record per cosignature commits it into the log, and the retained
+    /// checkpoint is re-published with the cosignature lines while it is still the latest.
+    async fn cosigned(&mut self, c: Cosigned) {
+        let Some(w) = &self.witnessing else { return };
+        let file = w.file.clone();
+        let note = c.note.clone();
+        match tokio::task::spawn_blocking(move || file.append(&note)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                error!(witness = %c.url, size = c.size, error = %e, "cosigned checkpoint could not be stored; it stays on the published checkpoint only")
+            }
+            Err(e) => error!(witness = %c.url, error = %e, "cosignature write task died"),
+        }
+        for anchor in anchors::anchors(&c) {
+            info!(witness = %c.url, size = c.size, time = anchor.time, "recording witness cosignature (anchor)");
+            self.append_logged(Body::Anchor(anchor)).await;
+        }
+        if let Some(w) = self.witnessing.as_mut() {
+            let size = w.anchored.entry(c.witness.clone()).or_default();
+            *size = (*size).max(c.size);
+        }
+        let current = self.checkpoint.borrow().clone();
+        if let Some(merged) = current.and_then(|n| anchors::with_cosignatures(&n, &c)) {
+            self.checkpoint.send_replace(Some(Arc::new(merged)));
+        }
     }
 
     /// The clean stop: the last (partial) interval, `shutdown` with this run's totals, and a
@@ -394,6 +453,9 @@ impl Recorder {
         let seq = prepared.record.record.seq;
         self.journal.append_evidence(seq, prepared.canonical.clone()).await?;
         self.chain.commit(&prepared)?;
+        if let Some(w) = &self.witnessing {
+            w.push(prepared.leaf);
+        }
         self.last = Some(LastRecord { seq, typ, wall_ms: t.wall_ms });
         self.appended.send_replace(self.chain.next_seq());
         Ok(())
@@ -421,6 +483,14 @@ impl Recorder {
         self.last_checkpoint = cp.size;
         self.checkpoint.send_replace(Some(Arc::new(CheckpointNote { size: cp.size, text })));
         Ok(())
+    }
+}
+
+/// The next cosignature from the witness tasks; never resolves without witnesses.
+async fn next_cosigned(rx: &mut Option<mpsc::UnboundedReceiver<Cosigned>>) -> Option<Cosigned> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

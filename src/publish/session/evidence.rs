@@ -32,8 +32,9 @@ pub(super) struct EvidenceLane {
     pub(super) checkpoint_open: bool,
     /// A checkpoint newer than the last one queued is waiting for room in the window.
     checkpoint_due: bool,
-    /// Size of the checkpoint last queued on this connection.
-    checkpoint_queued: Option<u64>,
+    /// The checkpoint last queued on this connection (a cosigned re-issue of the same size
+    /// differs in its text and is published again).
+    checkpoint_queued: Option<Arc<CheckpointNote>>,
     /// That checkpoint waits for its PUBACK.
     checkpoint_in_flight: bool,
     pub(super) read_retry_at: Option<Instant>,
@@ -76,7 +77,7 @@ impl EvidenceLane {
 
     /// PUBACK of a checkpoint.
     pub(super) fn on_checkpoint_acked(&mut self, size: u64) {
-        if self.checkpoint_queued == Some(size) {
+        if self.checkpoint_queued.as_ref().is_some_and(|q| q.size == size) {
             self.checkpoint_in_flight = false;
         }
     }
@@ -163,7 +164,7 @@ impl<B: Backlog> Connection<'_, B> {
         }
         lane.checkpoint_due = false;
         let Some(note) = lane.checkpoint.borrow_and_update().clone() else { return Ok(()) };
-        if lane.checkpoint_queued == Some(note.size) {
+        if lane.checkpoint_queued.as_ref().is_some_and(|q| **q == *note) {
             return Ok(());
         }
         let topic = self.p.topics.checkpoint();
@@ -176,7 +177,7 @@ impl<B: Backlog> Connection<'_, B> {
         self.note_queue();
         self.inflight.queue(Tag::Checkpoint(note.size));
         if let Some(lane) = self.evidence.as_mut() {
-            lane.checkpoint_queued = Some(note.size);
+            lane.checkpoint_queued = Some(note.clone());
             lane.checkpoint_in_flight = true;
         }
         Ok(())
