@@ -21,6 +21,8 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod archive;
+pub mod collect;
 pub mod config;
 pub mod evidence;
 pub mod http;

@@ -5,6 +5,7 @@
 mod support;
 
 mod cli_check;
+mod collect_archive;
 mod demo;
 mod doctor;
 mod evidence_run;

@@ -9,6 +9,7 @@
 
 mod browse;
 mod check;
+mod collect;
 mod demo;
 mod doctor;
 mod export;
@@ -196,6 +197,18 @@ enum Command {
         #[command(subcommand)]
         command: witness::WitnessCommand,
     },
+    /// The reviewer side's collector: subscribes to every gateway's evidence and checkpoint
+    /// topics through an MQTT shared subscription, verifies each message against the
+    /// registered key, stores it in the archive (SQLite file or postgres://) and records gaps,
+    /// conflicts and bad signatures as anomalies. `collect add-gateway` registers a gateway.
+    /// Runs until SIGTERM or Ctrl-C (exit 0); 2 could not run.
+    #[command(args_conflicts_with_subcommands = true)]
+    Collect {
+        #[command(subcommand)]
+        action: Option<CollectAction>,
+        #[command(flatten)]
+        args: Box<collect::CollectArgs>,
+    },
     /// The reviewer's report over a bundle: verdict, daily coverage calendar, gaps and their
     /// causes, devices active per day against the declared inventory (设备联网率), scene tags,
     /// anomalies, and what the evidence cannot prove. One self-contained HTML page (Chinese
@@ -220,6 +233,14 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+}
+
+/// `collect` actions.
+#[derive(Debug, Subcommand)]
+enum CollectAction {
+    /// Register a gateway's enrolled public key (and its city, enterprise, project), so that
+    /// the collector accepts its evidence.
+    AddGateway(collect::AddGatewayArgs),
 }
 
 /// `trust` actions.
@@ -295,6 +316,10 @@ pub fn main() -> ExitCode {
         }
         Command::Keygen { dir } => keygen::run(&dir),
         Command::Witness { command } => witness::run(command),
+        Command::Collect { action: Some(CollectAction::AddGateway(a)), .. } => {
+            runtime().block_on(collect::add_gateway(a))
+        }
+        Command::Collect { action: None, args } => runtime().block_on(collect::run(*args)),
         Command::Export { config, from, to, output, utc_offset } => {
             export::run(export::ExportArgs { config, from, to, output, utc_offset })
         }

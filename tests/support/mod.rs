@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod collector;
 pub mod fake_gateway;
+pub mod fleet;
 pub mod image;
 pub mod metrics;
 pub mod mosquitto;

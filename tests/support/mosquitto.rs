@@ -39,6 +39,12 @@ impl Mosquitto {
         Mosquitto::start(format!("listener {port} 127.0.0.1\n"), port).await
     }
 
+    /// A plain listener with extra `mosquitto.conf` lines, e.g. `max_inflight_messages 1000`
+    /// for a collector that acknowledges in batches.
+    pub async fn plain_with(port: u16, extra: &str) -> Mosquitto {
+        Mosquitto::start(format!("{extra}\nlistener {port} 127.0.0.1\n"), port).await
+    }
+
     /// A TLS listener on `tls_port` (client certificates required if `mtls`) signed by
     /// `pki.ca`, and a plain one on `plain_port` for the test's subscriber.
     pub async fn tls(pki: &Pki, tls_port: u16, plain_port: u16, mtls: bool) -> Mosquitto {
