@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod fake_gateway;
+pub mod faults;
 pub mod image;
 pub mod metrics;
 pub mod mosquitto;
