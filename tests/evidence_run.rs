@@ -21,7 +21,7 @@ use crate::support::agent::{mqtt_plain, Agent};
 use crate::support::fake_gateway::{self, FakeWitness};
 use crate::support::mosquitto::Mosquitto;
 use crate::support::plant::{Plant, Points};
-use crate::support::proxy::GatedProxy;
+use crate::support::proxy::{FaultProxy, Mode};
 use crate::support::subscriber::{Msg, Subscriber};
 use crate::support::{bin, describe, free_port, gateway, run, tamper, wait_for};
 
@@ -69,7 +69,7 @@ async fn agent_with_outage_and_sigkill_exports_a_bundle_that_verifies_and_report
     let port = free_port();
     let _broker = Mosquitto::plain(port).await;
     let sub = Subscriber::start(port, &format!("{PREFIX}/#")).await;
-    let gate = GatedProxy::start(port).await;
+    let gate = FaultProxy::start(port).await;
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("data").join("keys");
 
@@ -100,11 +100,11 @@ async fn agent_with_outage_and_sigkill_exports_a_bundle_that_verifies_and_report
     // Run 1: live, then a broker outage, then the backlog drains.
     let mut agent = Agent::start(&config);
     wait_for("usage records published", WAIT, || usage_of_run(&sub.all(), 1) >= 3).await;
-    gate.set_open(false);
+    gate.set_mode(Mode::Down);
     gate.cut();
     let before_outage = records(&sub.all()).keys().last().copied().unwrap_or(0);
     tokio::time::sleep(OUTAGE).await;
-    gate.set_open(true);
+    gate.set_mode(Mode::Pass);
     wait_for("the evidence backlog after the outage", WAIT, || {
         records(&sub.all()).keys().last().is_some_and(|&s| s >= before_outage + 4)
     })

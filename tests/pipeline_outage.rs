@@ -12,7 +12,7 @@ use crate::support::agent::{journal_contents, metrics_on, mqtt_plain, write_conf
 use crate::support::metrics::scrape;
 use crate::support::mosquitto::Mosquitto;
 use crate::support::plant::{Plant, Points};
-use crate::support::proxy::GatedProxy;
+use crate::support::proxy::{FaultProxy, Mode};
 use crate::support::subscriber::{check_seqs, seq, Subscriber};
 use crate::support::{free_port, wait_for};
 
@@ -35,7 +35,7 @@ async fn broker_killed_for_10s_under_load_loses_nothing_and_backlog_arrives_in_o
     let mut sub = Subscriber::start(port, "edgeproof/gw-test/#").await;
     // The agent reaches the broker through a gate, so that after the restart the test's
     // subscriber is subscribed again before the agent can publish its backlog.
-    let gate = GatedProxy::start(port).await;
+    let gate = FaultProxy::start(port).await;
     let dir = tempfile::tempdir().unwrap();
     let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let config = write_config(
@@ -46,7 +46,7 @@ async fn broker_killed_for_10s_under_load_loses_nothing_and_backlog_arrives_in_o
 
     wait_for("live data before the outage", WAIT, || sub.data_count() >= 50).await;
 
-    gate.set_open(false);
+    gate.set_mode(Mode::Down);
     broker.kill();
     let down_at = now_ms();
     tokio::time::sleep(OUTAGE).await;
@@ -58,7 +58,7 @@ async fn broker_killed_for_10s_under_load_loses_nothing_and_backlog_arrives_in_o
     sub.wait_subscribed(2).await;
     let up_at = now_ms();
     let arrived_before = sub.data_count();
-    gate.set_open(true);
+    gate.set_mode(Mode::Pass);
 
     // Backlog first, in seq order, then live data: the first live message after the
     // restart means the backlog has been delivered.
