@@ -416,7 +416,7 @@ async fn mqtt_connect(
     let mut opts = MqttOptions::new(format!("{}-doctor", m.client_id), m.host.clone(), m.port);
     opts.set_keep_alive(Duration::from_secs(10)).set_clean_session(true);
     let password = match (&m.password, &m.password_file) {
-        (Some(p), _) => Some(p.clone()),
+        (Some(p), _) => Some(p.expose().to_string()),
         (None, Some(path)) => match std::fs::read_to_string(path) {
             Ok(t) => Some(t.trim_end_matches(['\n', '\r']).to_string()),
             Err(e) => {

@@ -65,8 +65,8 @@ pub struct MqttConfig {
     pub client_id: String,
     /// User name.
     pub username: Option<String>,
-    /// Password given inline or by environment.
-    pub password: Option<String>,
+    /// Password given inline or by environment (`Debug` shows `<redacted>`).
+    pub password: Option<super::Secret>,
     /// File holding the password, read at start.
     pub password_file: Option<PathBuf>,
     /// CA bundle for server verification.

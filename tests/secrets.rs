@@ -1,0 +1,97 @@
+//! Passwords never show: `check`, `doctor` and a `run` at `RUST_LOG=trace`, with an MQTT
+//! password in the file, another in `EDGEPROOF__MQTT__PASSWORD` (the one the broker accepts)
+//! and an OPC UA password from a file and from `EDGEPROOF_OPCUA_PASSWORD_<DEVICE>`, print
+//! none of them — while the run really logs in with them (data arrives from both devices).
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::agent::{write_config, Agent};
+use crate::support::mosquitto::Mosquitto;
+use crate::support::opcua::server;
+use crate::support::subscriber::Subscriber;
+use crate::support::{bin, describe, free_port, run, wait_for};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// In the file, overridden by the environment: the broker would refuse it.
+const MQTT_FILE_PASSWORD: &str = "mqttfile-Qm2xK7p";
+/// From `EDGEPROOF__MQTT__PASSWORD`: the broker's password.
+const MQTT_ENV_PASSWORD: &str = "mqttenv-R4v8LdZ";
+/// The OPC UA user's password, in a password file and in the environment.
+const OPCUA_PASSWORD: &str = "opcua-J9s3TwNc";
+
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in [MQTT_FILE_PASSWORD, MQTT_ENV_PASSWORD, OPCUA_PASSWORD] {
+        assert!(!text.contains(secret), "{what} shows the secret {secret:?}:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_doctor_and_run_at_trace_level_never_show_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = server(&dir.path().join("server-pki"), |o| {
+        o.user = Some(("edge".into(), OPCUA_PASSWORD.into()));
+    })
+    .await;
+    sim.set("Molder.ShotCount", 7u32);
+    let port = free_port();
+    let _broker = Mosquitto::plain_with_user(port, "edge", MQTT_ENV_PASSWORD).await;
+    let sub = Subscriber::start(port, "edgeproof/gw-test/data/#").await;
+
+    let pw_file = dir.path().join("opcua.pw");
+    std::fs::write(&pw_file, format!("{OPCUA_PASSWORD}\n")).unwrap();
+    let molder = |name: &str, login: &str| {
+        format!(
+            "[[devices]]\nname = \"{name}\"\nprotocol = \"opcua\"\nendpoint = \"{}\"\n\
+             user = \"edge\"\n{login}\n\
+             [[devices.points]]\nname = \"shots\"\nnode = \"{}\"\nmode = \"poll\"\npoll = \"200ms\"\n",
+            sim.endpoint(),
+            sim.node("Molder.ShotCount"),
+        )
+    };
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nusername = \"edge\"\npassword = \"{MQTT_FILE_PASSWORD}\"\n\
+             [journal]\nflush_interval = \"50ms\"\n{}{}",
+            molder("molder-file", &format!("password_file = {:?}", pw_file.display().to_string())),
+            molder("molder-env", ""),
+        ),
+    );
+    let env = [
+        ("RUST_LOG", "trace"),
+        ("EDGEPROOF__MQTT__PASSWORD", MQTT_ENV_PASSWORD),
+        ("EDGEPROOF_OPCUA_PASSWORD_MOLDER_ENV", OPCUA_PASSWORD),
+    ];
+
+    for subcommand in ["check", "doctor"] {
+        let mut cmd = Command::new(bin());
+        match subcommand {
+            "check" => cmd.arg("check").arg(&config),
+            _ => cmd.args(["doctor", "-c"]).arg(&config),
+        };
+        cmd.envs(env);
+        let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+        assert_no_secret(subcommand, &describe(&out));
+        if subcommand == "check" {
+            assert!(out.status.success(), "{}", describe(&out));
+        }
+    }
+
+    let mut agent = Agent::start_with_env(&config, &env);
+    // Data from both devices at the broker: the agent logged in to the broker with the
+    // environment's password and to the OPC UA server with both of the user's.
+    wait_for("data from both OPC UA devices at the subscriber", WAIT, || {
+        let devices: Vec<String> =
+            sub.data().iter().filter_map(|m| m["device"].as_str().map(String::from)).collect();
+        ["molder-file", "molder-env"].iter().all(|d| devices.iter().any(|x| x == d))
+    })
+    .await;
+    let status = agent.terminate(WAIT).await;
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let log = agent.log();
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "ran at trace level:\n{log}");
+    assert_no_secret("run", &log);
+    sim.stop().await;
+}
