@@ -3,6 +3,7 @@
 //! and an OPC UA password from a file and from `EDGEPROOF_OPCUA_PASSWORD_<DEVICE>`, print
 //! none of them — while the run really logs in with them (data arrives from both devices).
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -94,4 +95,47 @@ async fn check_doctor_and_run_at_trace_level_never_show_a_password() {
     assert!(log.contains("TRACE") || log.contains("DEBUG"), "ran at trace level:\n{log}");
     assert_no_secret("run", &log);
     sim.stop().await;
+}
+
+/// A password file the group may read is named, with its mode and the fix, by `run` (a
+/// warning at start), `check` and `doctor`; after `chmod 600` nobody warns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_file_others_can_read_is_warned_about_at_start_by_check_and_by_doctor() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("mqtt.pw");
+    std::fs::write(&pw, "s3cret\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nusername = \"edge\"\npassword_file = {:?}\n",
+            free_port(),
+            pw.display().to_string()
+        ),
+    );
+    let want = format!("mqtt.password_file {} has mode 0640", pw.display());
+    let fix = format!("chmod 600 {}", pw.display());
+
+    let mut agent = Agent::start(&config);
+    let status = agent.terminate(WAIT).await;
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let log = agent.log();
+    let warning = log.lines().find(|l| l.contains(&want)).unwrap_or_else(|| panic!("{log}"));
+    assert!(warning.contains("WARN") && warning.contains(&fix), "{warning}");
+
+    let check = || run(Command::new(bin()).arg("check").arg(&config));
+    let out = check();
+    assert!(out.status.success(), "a warning, not an error\n{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("warning: {want}")) && stderr.contains(&fix), "{stderr}");
+
+    let doctor = run(Command::new(bin()).args(["doctor", "-c"]).arg(&config));
+    let stdout = String::from_utf8_lossy(&doctor.stdout);
+    let line =
+        stdout.lines().find(|l| l.contains("secret files")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.trim_start().starts_with("WARN") && line.contains(&want), "{stdout}");
+
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = check();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{}", describe(&out));
 }

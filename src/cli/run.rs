@@ -44,6 +44,9 @@ pub async fn run(file: &Path) -> ExitCode {
             return ExitCode::from(super::EXIT_NEGATIVE);
         }
     };
+    for exposed in config::secret_files::exposed_secret_files(&cfg) {
+        warn!(file = %exposed.path.display(), "secret file readable by other users: {exposed}");
+    }
     let options = AgentOptions::default();
     debug_assert!(DEVICE_STOP_BOUND + options.shutdown_grace < STOP_BOUND);
     let mut running = match agent::start(&cfg, options).await {

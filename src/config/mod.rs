@@ -17,6 +17,7 @@ mod modbus_rtu;
 mod opcua;
 pub mod schema;
 pub mod secret;
+pub mod secret_files;
 pub mod settings;
 pub mod uscc;
 pub mod validate;
