@@ -411,7 +411,15 @@ async fn broker(mqtt: Option<&MqttConfig>) -> Finding {
                 ));
             }
             Ok(Err(e)) => {
-                let hint = if m.ca_file.is_some() { " — check mqtt.ca_file" } else { "" };
+                let ctx = BrokerContext {
+                    addr: addr.clone(),
+                    host: m.host.clone(),
+                    has_ca_file: m.ca_file.is_some(),
+                };
+                let hint =
+                    edgeproof::publish::diagnose::tls_hint_of(&e, &ctx).unwrap_or_else(|| {
+                        if m.ca_file.is_some() { " — check mqtt.ca_file" } else { "" }.to_string()
+                    });
                 return fail(format!("TLS handshake failed: {e}{hint}"));
             }
             Err(_) => return fail(format!("TLS handshake: no answer within {NET_TIMEOUT:?}")),
