@@ -27,5 +27,5 @@ mod pipeline_crash;
 mod pipeline_delivery;
 mod pipeline_outage;
 mod postgres_server;
-mod secrets;
+mod security;
 mod service;

@@ -36,6 +36,9 @@ pub fn run(file: &Path) -> ExitCode {
             for exposed in config::secret_files::exposed_secret_files(&cfg) {
                 eprintln!("warning: {exposed}");
             }
+            if let Some(warning) = cfg.mqtt.as_ref().and_then(|m| m.plain_text_warning()) {
+                eprintln!("warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(e @ ConfigError::Read { .. }) => {

@@ -264,3 +264,22 @@ fn credentials_in_the_mqtt_url_are_refused_without_echoing_them() {
         assert!(!errs[0].contains("s3cr3t-url"), "{errs:#?}");
     }
 }
+
+#[test]
+fn plain_mqtt_is_flagged_only_off_this_machine() {
+    let cases = [
+        ("loopback v4", "mqtt://127.0.0.1:1883", false),
+        ("loopback v4, another address of 127/8", "mqtt://127.0.1.1", false),
+        ("loopback v6", "mqtt://[::1]:1883", false),
+        ("localhost", "mqtt://LocalHost:1883", false),
+        ("lan address", "mqtt://192.168.1.20:1883", true),
+        ("a name", "mqtt://broker.example.org", true),
+        ("tls to a lan address", "mqtts://192.168.1.20:8883", false),
+    ];
+    for (case, url, want) in cases {
+        let cfg = load(&format!("{GOOD_HEAD}\n[mqtt]\nurl = \"{url}\"\n")).unwrap();
+        let mqtt = cfg.mqtt.unwrap();
+        assert_eq!(mqtt.plain_text_off_host(), want, "{case}");
+        assert_eq!(mqtt.plain_text_warning().is_some(), want, "{case}");
+    }
+}

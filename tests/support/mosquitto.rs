@@ -55,6 +55,12 @@ impl Mosquitto {
         Mosquitto::start(listeners, plain_port).await
     }
 
+    /// A plain listener on `port` of every interface (the test reaches it on 127.0.0.1, the
+    /// agent on another address of this machine).
+    pub async fn plain_all_interfaces(port: u16) -> Mosquitto {
+        Mosquitto::start(format!("listener {port}\n"), port).await
+    }
+
     /// A plain listener on 127.0.0.1:`port` that checks `user`'s password: a client giving a
     /// user name must give its password (CONNACK 5 otherwise); anonymous clients (the test's
     /// subscriber) still connect.

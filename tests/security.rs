@@ -1,7 +1,11 @@
+//! The security basics, each against the real thing.
+//!
 //! Passwords never show: `check`, `doctor` and a `run` at `RUST_LOG=trace`, with an MQTT
 //! password in the file, another in `EDGEPROOF__MQTT__PASSWORD` (the one the broker accepts)
 //! and an OPC UA password from a file and from `EDGEPROOF_OPCUA_PASSWORD_<DEVICE>`, print
 //! none of them — while the run really logs in with them (data arrives from both devices).
+//! Secret files others can read are named at start, by `check` and by `doctor`. Plain
+//! `mqtt://` to another machine is a loud warning. (TLS 1.1 refused: `mqtt_tls.rs`.)
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -138,4 +142,73 @@ async fn a_secret_file_others_can_read_is_warned_about_at_start_by_check_and_by_
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = check();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{}", describe(&out));
+}
+
+/// An IPv4 address of this machine that is not loopback (eth0's, as a rule).
+fn non_loopback_ipv4() -> Option<std::net::Ipv4Addr> {
+    let mut found = None;
+    // SAFETY: getifaddrs fills a list we only read and then free with freeifaddrs.
+    unsafe {
+        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+        if libc::getifaddrs(&mut list) != 0 {
+            return None;
+        }
+        let mut cur = list;
+        while !cur.is_null() {
+            let addr = (*cur).ifa_addr;
+            if !addr.is_null() && i32::from((*addr).sa_family) == libc::AF_INET {
+                let sin = &*(addr as *const libc::sockaddr_in);
+                let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                if !ip.is_loopback() && found.is_none() {
+                    found = Some(ip);
+                }
+            }
+            cur = (*cur).ifa_next;
+        }
+        libc::freeifaddrs(list);
+    }
+    found
+}
+
+/// Plain `mqtt://` to this machine's own non-loopback address: `run` logs the PLAIN TEXT
+/// warning once at start (and still publishes: it is a warning, not a refusal), `check`
+/// prints it; the same broker over 127.0.0.1 gets no warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_mqtt_to_another_address_is_a_loud_warning_and_loopback_is_not() {
+    let ip = non_loopback_ipv4().expect("this machine has a non-loopback IPv4 address");
+    let port = free_port();
+    let _broker = Mosquitto::plain_all_interfaces(port).await;
+    let sub = Subscriber::start(port, "edgeproof/gw-test/status").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mqtt =
+        |host: &str| format!("[mqtt]\nurl = \"mqtt://{host}:{port}\"\nusername = \"edge\"\n");
+    let config = write_config(dir.path(), &mqtt(&ip.to_string()));
+    let want =
+        format!("PLAIN TEXT: publishing over mqtt:// to {ip}:{port}, which is not this machine");
+
+    let mut agent = Agent::start(&config);
+    wait_for("the agent's online status over the plain connection", WAIT, || {
+        sub.statuses().iter().any(|s| s.contains("online"))
+    })
+    .await;
+    let status = agent.terminate(WAIT).await;
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let log = agent.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&want)).collect();
+    assert_eq!(lines.len(), 1, "one warning at start:\n{log}");
+    assert!(lines[0].contains("WARN") && lines[0].contains("the broker password"), "{}", lines[0]);
+    assert!(lines[0].contains("use mqtts://"), "{}", lines[0]);
+
+    let out = run(Command::new(bin()).arg("check").arg(&config));
+    assert!(out.status.success(), "a warning, not an error\n{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("warning: {want}")),
+        "{}",
+        describe(&out)
+    );
+
+    let local = tempfile::tempdir().unwrap();
+    let config = write_config(local.path(), &mqtt("127.0.0.1"));
+    let out = run(Command::new(bin()).arg("check").arg(&config));
+    assert!(!describe(&out).contains("PLAIN TEXT"), "{}", describe(&out));
 }
