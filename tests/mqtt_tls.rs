@@ -130,3 +130,63 @@ async fn mtls_broker_refuses_an_agent_without_client_certificate_and_accepts_one
     let mqtt = mqtts(tls_port, &pki.ca, Some((&pki.client_cert, &pki.client_key)));
     delivers(with.path(), &mqtt, &plant, &sub, 10).await;
 }
+
+/// `openssl s_server` speaking only TLS 1.1, killed on drop.
+struct Tls11Server(std::process::Child);
+
+impl Drop for Tls11Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A broker address whose TLS stops at 1.1 (OpenSSL's own client proves it answers TLS 1.1)
+/// is refused: `doctor` fails the broker line and says why. rustls has no TLS below 1.2;
+/// this is the proof against a real old server, not a reading of the config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_speaks_only_tls_1_1_is_refused() {
+    use std::process::{Command, Stdio};
+    let pki = Pki::generate();
+    let port = free_port();
+    let accept = format!("127.0.0.1:{port}");
+    // SECLEVEL=0: OpenSSL 3 refuses TLS 1.1 at its default security level.
+    let _server = Tls11Server(
+        Command::new("openssl")
+            .args(["s_server", "-quiet", "-accept", &accept, "-tls1_1"])
+            .args(["-cipher", "DEFAULT@SECLEVEL=0", "-cert"])
+            .arg(&pki.server_cert)
+            .arg("-key")
+            .arg(&pki.server_key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn openssl s_server"),
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(&accept).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "openssl s_server did not listen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let out = crate::support::run(
+        Command::new("openssl")
+            .args(["s_client", "-connect", &accept, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+            .stdin(Stdio::null()),
+    );
+    let said = crate::support::describe(&out);
+    assert!(said.contains("Protocol  : TLSv1.1"), "the server speaks TLS 1.1\n{said}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &mqtts(port, &pki.ca, None));
+    let out = crate::support::run(
+        Command::new(crate::support::bin()).args(["doctor", "-c"]).arg(&config),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let broker = stdout
+        .lines()
+        .find(|l| l.get(8..).is_some_and(|rest| rest.starts_with("broker ")))
+        .unwrap_or_default();
+    assert!(broker.trim_start().starts_with("FAIL"), "{stdout}");
+    assert!(broker.contains("TLS 1.1 and older are refused"), "{stdout}");
+}

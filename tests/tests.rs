@@ -32,6 +32,7 @@ mod pipeline_crash;
 mod pipeline_delivery;
 mod pipeline_outage;
 mod postgres_server;
+mod security;
 mod service;
 mod witness_protocol;
 mod witness_race;

@@ -32,6 +32,13 @@ pub fn run(file: &Path) -> ExitCode {
                     DeviceProtocol::OpcUa(o) => print_opcua(&d.name, o),
                 }
             }
+            // After print_opcua: it may have just created the OPC UA client key.
+            for exposed in config::secret_files::exposed_secret_files(&cfg) {
+                eprintln!("warning: {exposed}");
+            }
+            if let Some(warning) = cfg.mqtt.as_ref().and_then(|m| m.plain_text_warning()) {
+                eprintln!("warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(e @ ConfigError::Read { .. }) => {

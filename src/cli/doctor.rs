@@ -10,12 +10,14 @@
 //! 3. **evidence key**: `[evidence] key_file` (default `<data_dir>/keys/evidence.key`) is
 //!    present, readable only by its owner (0600) and a valid key; missing is a warning when
 //!    evidence is optional (no `[evidence]` section) and a failure when it is required;
-//! 4. **clock**: synchronised, as `timedatectl` (systemd-timesyncd, chrony, ntpd) or the
+//! 4. **secret files**: keys and password files the config names (TLS key, password files,
+//!    OPC UA user and client keys) that group or others can read are a warning;
+//! 5. **clock**: synchronised, as `timedatectl` (systemd-timesyncd, chrony, ntpd) or the
 //!    kernel's NTP status (`adjtimex`) says; not synchronised or unknown is a warning;
-//! 5. **broker**: TCP connect, the TLS handshake for `mqtts://` (verified as the agent
+//! 6. **broker**: TCP connect, the TLS handshake for `mqtts://` (verified as the agent
 //!    verifies), an MQTT CONNECT with the configured credentials (client id `<id>-doctor`,
 //!    so a running agent's session is not taken over);
-//! 6. **device** (one line each): reachable and answering: every point read once.
+//! 7. **device** (one line each): reachable and answering: every point read once.
 //!
 //! Exit 0 when nothing failed (warnings allowed), 1 when a check failed, 2 when the checks
 //! could not run (unreadable file).
@@ -108,7 +110,7 @@ pub async fn run(file: &Path) -> ExitCode {
     };
     let mut findings = vec![config_summary(&cfg)];
     print(&findings[0]);
-    for f in [data_dir(&cfg), evidence_key(&cfg), clock()] {
+    for f in [data_dir(&cfg), evidence_key(&cfg), secret_files(&cfg), clock()] {
         print(&f);
         findings.push(f);
     }
@@ -280,6 +282,27 @@ fn evidence_key(cfg: &Config) -> Finding {
     }
 }
 
+/// Keys and password files other users could read (the evidence key has its own line).
+fn secret_files(cfg: &Config) -> Finding {
+    let what = "secret files";
+    let exposed: Vec<String> = config::secret_files::exposed_secret_files(cfg)
+        .iter()
+        .filter(|e| e.path != cfg.evidence.key_file)
+        .map(|e| e.to_string())
+        .collect();
+    if exposed.is_empty() {
+        let files = config::secret_files::secret_files(cfg);
+        let n = files.iter().filter(|(_, p)| *p != cfg.evidence.key_file).count();
+        finding(
+            Status::Ok,
+            what,
+            format!("{n} key/password file(s) named, none readable by others"),
+        )
+    } else {
+        finding(Status::Warn, what, exposed.join("; "))
+    }
+}
+
 /// What the system says about clock synchronisation.
 #[derive(Debug, PartialEq, Eq)]
 enum Clock {
@@ -388,7 +411,15 @@ async fn broker(mqtt: Option<&MqttConfig>) -> Finding {
                 ));
             }
             Ok(Err(e)) => {
-                let hint = if m.ca_file.is_some() { " — check mqtt.ca_file" } else { "" };
+                let ctx = BrokerContext {
+                    addr: addr.clone(),
+                    host: m.host.clone(),
+                    has_ca_file: m.ca_file.is_some(),
+                };
+                let hint =
+                    edgeproof::publish::diagnose::tls_hint_of(&e, &ctx).unwrap_or_else(|| {
+                        if m.ca_file.is_some() { " — check mqtt.ca_file" } else { "" }.to_string()
+                    });
                 return fail(format!("TLS handshake failed: {e}{hint}"));
             }
             Err(_) => return fail(format!("TLS handshake: no answer within {NET_TIMEOUT:?}")),
@@ -416,7 +447,7 @@ async fn mqtt_connect(
     let mut opts = MqttOptions::new(format!("{}-doctor", m.client_id), m.host.clone(), m.port);
     opts.set_keep_alive(Duration::from_secs(10)).set_clean_session(true);
     let password = match (&m.password, &m.password_file) {
-        (Some(p), _) => Some(p.clone()),
+        (Some(p), _) => Some(p.expose().to_string()),
         (None, Some(path)) => match std::fs::read_to_string(path) {
             Ok(t) => Some(t.trim_end_matches(['\n', '\r']).to_string()),
             Err(e) => {

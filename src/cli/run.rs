@@ -44,6 +44,12 @@ pub async fn run(file: &Path) -> ExitCode {
             return ExitCode::from(super::EXIT_NEGATIVE);
         }
     };
+    for exposed in config::secret_files::exposed_secret_files(&cfg) {
+        warn!(file = %exposed.path.display(), "secret file readable by other users: {exposed}");
+    }
+    if let Some(warning) = cfg.mqtt.as_ref().and_then(|m| m.plain_text_warning()) {
+        warn!("{warning}");
+    }
     let options = AgentOptions::default();
     debug_assert!(DEVICE_STOP_BOUND + options.shutdown_grace < STOP_BOUND);
     let mut running = match agent::start(&cfg, options).await {

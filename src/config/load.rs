@@ -1,6 +1,7 @@
 //! Phase one: read the TOML file and the `EDGEPROOF__SECTION__KEY` environment overrides
 //! with the `config` crate and deserialize into [`FileConfig`].
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::ConfigError;
@@ -18,28 +19,59 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Like [`load`] but from text already read; `env` chooses whether environment overrides
 /// apply (tests turn them off).
 pub fn load_str(path: &Path, text: &str, env: bool) -> Result<Config, ConfigError> {
+    let vars: Option<HashMap<String, String>> = env.then(|| std::env::vars().collect());
+    load_with_env(path, text, vars.as_ref())
+}
+
+/// Like [`load_str`], with the environment given as a map (tests pass their own, so that no
+/// test changes the process environment under another).
+pub fn load_with_env(
+    path: &Path,
+    text: &str,
+    env: Option<&HashMap<String, String>>,
+) -> Result<Config, ConfigError> {
     let file = parse(path, text, env)?;
     validate::compile(&file)
         .map_err(|errors| ConfigError::Invalid { path: path.to_path_buf(), errors })
 }
 
-fn parse(path: &Path, text: &str, env: bool) -> Result<FileConfig, ConfigError> {
-    let mut builder = config::Config::builder()
-        .add_source(config::File::from_str(text, config::FileFormat::Toml));
-    if env {
-        // EDGEPROOF__MQTT__PASSWORD=… sets mqtt.password. Meant for secrets; values are
-        // strings unless they parse as numbers or booleans.
-        builder = builder.add_source(
-            config::Environment::with_prefix("EDGEPROOF")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        );
-    }
+/// Keys whose environment override is taken exactly as written. The other overrides are
+/// parsed (`"100"` becomes a number, `"true"` a boolean), which would turn the password
+/// `007` into `7` and `1e3` into `1000`.
+const VERBATIM_ENV_KEYS: &[&str] = &["mqtt.password"];
+
+/// The environment variable that overrides `key`: `mqtt.password` → `EDGEPROOF__MQTT__PASSWORD`.
+fn env_var_of(key: &str) -> String {
+    format!("EDGEPROOF__{}", key.replace('.', "__").to_uppercase())
+}
+
+fn parse(
+    path: &Path,
+    text: &str,
+    env: Option<&HashMap<String, String>>,
+) -> Result<FileConfig, ConfigError> {
     let parse_err = |e: config::ConfigError| ConfigError::Parse {
         path: path.to_path_buf(),
         message: key_first(&e.to_string()),
     };
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml));
+    if let Some(vars) = env {
+        // EDGEPROOF__MQTT__PASSWORD=… sets mqtt.password. Values are strings unless they parse
+        // as numbers or booleans, except the keys taken verbatim.
+        builder = builder.add_source(
+            config::Environment::with_prefix("EDGEPROOF")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(vars.clone().into_iter().collect())),
+        );
+        for key in VERBATIM_ENV_KEYS {
+            if let Some(value) = vars.get(&env_var_of(key)) {
+                builder = builder.set_override(*key, value.as_str()).map_err(parse_err)?;
+            }
+        }
+    }
     builder.build().map_err(parse_err)?.try_deserialize::<FileConfig>().map_err(parse_err)
 }
 

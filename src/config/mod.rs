@@ -16,12 +16,15 @@ mod modbus;
 mod modbus_rtu;
 mod opcua;
 pub mod schema;
+pub mod secret;
+pub mod secret_files;
 pub mod settings;
 pub mod uscc;
 pub mod validate;
 
 pub use error::{ConfigError, FieldError};
-pub use load::{load, load_str};
+pub use load::{load, load_str, load_with_env};
+pub use secret::Secret;
 pub use settings::*;
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 
 use serde::Deserialize;
 
+use super::secret::Secret;
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,8 +65,8 @@ pub struct MqttSection {
     pub client_id: Option<String>,
     /// Broker user name.
     pub username: Option<String>,
-    /// Broker password; prefer `password_file` or `EDGEPROOF__MQTT__PASSWORD`.
-    pub password: Option<String>,
+    /// Broker password; prefer `password_file` or `EDGEPROOF__MQTT__PASSWORD`. Never logged.
+    pub password: Option<Secret>,
     /// File holding the password (trailing newline ignored).
     pub password_file: Option<String>,
     /// PEM CA bundle for server verification; system roots when absent.

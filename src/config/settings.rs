@@ -67,8 +67,8 @@ pub struct MqttConfig {
     pub client_id: String,
     /// User name.
     pub username: Option<String>,
-    /// Password given inline or by environment.
-    pub password: Option<String>,
+    /// Password given inline or by environment (`Debug` shows `<redacted>`).
+    pub password: Option<super::Secret>,
     /// File holding the password, read at start.
     pub password_file: Option<PathBuf>,
     /// CA bundle for server verification.
@@ -85,6 +85,30 @@ pub struct MqttConfig {
     pub keep_alive: Duration,
     /// Unacknowledged publishes at once.
     pub max_inflight: u16,
+}
+
+impl MqttConfig {
+    /// Whether data and the password (if any) would cross a network in clear text: plain
+    /// `mqtt://` to a host that is not this machine's loopback. Any name other than
+    /// `localhost` counts as another machine: it is resolved only at connect time.
+    pub fn plain_text_off_host(&self) -> bool {
+        let loopback = self.host.eq_ignore_ascii_case("localhost")
+            || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        !self.tls && !loopback
+    }
+
+    /// The start-up warning for [`MqttConfig::plain_text_off_host`], or `None`.
+    pub fn plain_text_warning(&self) -> Option<String> {
+        self.plain_text_off_host().then(|| {
+            let login = if self.username.is_some() { "the broker password, " } else { "" };
+            format!(
+                "PLAIN TEXT: publishing over mqtt:// to {}:{}, which is not this machine: {login}\
+                 every reading and the evidence cross the network unencrypted and unauthenticated; \
+                 use mqtts:// (see mqtt.ca_file)",
+                self.host, self.port
+            )
+        })
+    }
 }
 
 /// `[journal]`.

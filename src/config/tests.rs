@@ -234,3 +234,52 @@ fn parse_errors_name_the_key_with_a_dotted_path() {
         "test.toml: devices[0].points[0].address: invalid type: string \"zero\", expected an integer"
     );
 }
+
+/// `EDGEPROOF__MQTT__PASSWORD=007` must log in with `007`: the other overrides are parsed as
+/// numbers and booleans, which turned this password into `7`.
+#[test]
+fn mqtt_password_from_the_environment_is_taken_verbatim() {
+    let text = format!("{GOOD_HEAD}\n[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\nusername = \"u\"\n");
+    for password in ["007", "1e3", "True", "nan", " spaced ", "p@ss=word;#"] {
+        let env: std::collections::HashMap<String, String> = [
+            ("EDGEPROOF__MQTT__PASSWORD".to_string(), password.to_string()),
+            ("EDGEPROOF__MQTT__MAX_INFLIGHT".to_string(), "7".to_string()),
+        ]
+        .into();
+        let cfg = load_with_env(Path::new("test.toml"), &text, Some(&env)).unwrap();
+        let mqtt = cfg.mqtt.unwrap();
+        assert_eq!(mqtt.password.as_ref().map(Secret::expose), Some(password), "{password:?}");
+        assert_eq!(mqtt.max_inflight, 7, "other overrides are still parsed");
+    }
+}
+
+/// A url is quoted in errors and logs, so a password written into it would be shown: it is
+/// refused, and the error does not repeat it.
+#[test]
+fn credentials_in_the_mqtt_url_are_refused_without_echoing_them() {
+    for url in ["mqtt://edge:s3cr3t-url@broker:1883", "mqtts://edge:s3cr3t-url@broker"] {
+        let errs = errors(&format!("{GOOD_HEAD}\n[mqtt]\nurl = \"{url}\"\n"));
+        assert_eq!(errs.len(), 1, "{url}: {errs:#?}");
+        assert!(errs[0].starts_with("mqtt.url: must not hold user:password@"), "{errs:#?}");
+        assert!(!errs[0].contains("s3cr3t-url"), "{errs:#?}");
+    }
+}
+
+#[test]
+fn plain_mqtt_is_flagged_only_off_this_machine() {
+    let cases = [
+        ("loopback v4", "mqtt://127.0.0.1:1883", false),
+        ("loopback v4, another address of 127/8", "mqtt://127.0.1.1", false),
+        ("loopback v6", "mqtt://[::1]:1883", false),
+        ("localhost", "mqtt://LocalHost:1883", false),
+        ("lan address", "mqtt://192.168.1.20:1883", true),
+        ("a name", "mqtt://broker.example.org", true),
+        ("tls to a lan address", "mqtts://192.168.1.20:8883", false),
+    ];
+    for (case, url, want) in cases {
+        let cfg = load(&format!("{GOOD_HEAD}\n[mqtt]\nurl = \"{url}\"\n")).unwrap();
+        let mqtt = cfg.mqtt.unwrap();
+        assert_eq!(mqtt.plain_text_off_host(), want, "{case}");
+        assert_eq!(mqtt.plain_text_warning().is_some(), want, "{case}");
+    }
+}

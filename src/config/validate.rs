@@ -182,6 +182,15 @@ fn compile_mqtt(errs: &mut Errors, m: &MqttSection, gw: &str) -> Option<MqttConf
         return None;
     };
     let rest = rest.trim_end_matches('/');
+    if rest.contains('@') {
+        // The url is quoted in errors and logs; credentials in it would be too. Not echoed.
+        errs.push(
+            "mqtt.url",
+            "must not hold user:password@ (it would show in logs); use mqtt.username and \
+             mqtt.password_file or EDGEPROOF__MQTT__PASSWORD",
+        );
+        return None;
+    }
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) => match p.parse::<u16>() {
             Ok(p) => (h.trim_matches(|c| c == '[' || c == ']').to_string(), p),

@@ -100,6 +100,12 @@ fn describe_io(e: &io::Error, addr: &str) -> String {
     }
 }
 
+/// What to check when `err` (a handshake error, e.g. from tokio-rustls) holds a rustls error
+/// with a known cause: the hint [`describe`] appends, or `None`.
+pub fn tls_hint_of(err: &(dyn StdError + 'static), ctx: &BrokerContext) -> Option<String> {
+    find_rustls_error(err).map(|tls| tls_hint(tls, ctx)).filter(|hint| !hint.is_empty())
+}
+
 /// rustls errors travel inside `io::Error`s (tokio-rustls), whose `source()` skips the
 /// wrapped error itself, so both links are followed: `source()` and `io::Error::get_ref`.
 fn find_rustls_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
@@ -153,6 +159,10 @@ fn tls_hint(err: &rustls::Error, ctx: &BrokerContext) -> String {
             }
             _ => String::new(),
         },
+        rustls::Error::AlertReceived(AlertDescription::ProtocolVersion)
+        | rustls::Error::PeerIncompatible(_) => " — the broker offers no TLS version edgeproof \
+              speaks (1.2 or 1.3); TLS 1.1 and older are refused: enable TLS 1.2 on the broker"
+            .to_string(),
         rustls::Error::AlertReceived(
             AlertDescription::BadCertificate
             | AlertDescription::CertificateRequired

@@ -194,7 +194,7 @@ pub async fn run<B: Backlog>(
 fn password(cfg: &MqttConfig) -> Result<Option<String>, PublishError> {
     match (&cfg.password, &cfg.password_file) {
         (Some(_), Some(_)) => Err(PublishError::PasswordTwice),
-        (Some(p), None) => Ok(Some(p.clone())),
+        (Some(p), None) => Ok(Some(p.expose().to_string())),
         (None, Some(path)) => std::fs::read_to_string(path)
             .map(|text| Some(text.trim_end_matches(['\n', '\r']).to_string()))
             .map_err(|source| PublishError::PasswordFile { path: path.clone(), source }),

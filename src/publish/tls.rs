@@ -2,8 +2,9 @@
 //! files, so a missing or malformed file is a startup error that names the field and path.
 //!
 //! - Crypto is rustls' `ring` provider only, passed explicitly (no process-wide default
-//!   provider is installed or relied on); protocol versions are rustls' safe defaults
-//!   (TLS 1.2 and 1.3).
+//!   provider is installed or relied on); protocol versions are TLS 1.3 and 1.2, named in
+//!   [`PROTOCOL_VERSIONS`] rather than left to a library default: a broker offering only
+//!   TLS 1.1 or older is refused (RFC 8996 deprecates both).
 //! - The broker's certificate is always verified: against `mqtt.ca_file` when given, else
 //!   against the system CA bundle (`SSL_CERT_FILE`, then the usual distribution paths).
 //! - `mqtt.cert_file` + `mqtt.key_file` turn on client authentication (mTLS).
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::rustls::{version, ClientConfig, RootCertStore, SupportedProtocolVersion};
 
 use super::error::PublishError;
 use crate::config::MqttConfig;
@@ -29,11 +30,14 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
+/// The TLS versions the agent speaks: 1.3 and 1.2, nothing older.
+pub const PROTOCOL_VERSIONS: &[&SupportedProtocolVersion] = &[&version::TLS13, &version::TLS12];
+
 /// Builds the client configuration for `cfg` (which must have `tls` set).
 pub fn client_config(cfg: &MqttConfig) -> Result<Arc<ClientConfig>, PublishError> {
     let roots = roots("mqtt.ca_file", cfg.ca_file.as_deref())?;
     let builder = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(PROTOCOL_VERSIONS)
         .map_err(PublishError::TlsSetup)?
         .with_root_certificates(roots);
     let config = match (&cfg.cert_file, &cfg.key_file) {
@@ -239,6 +243,16 @@ pub(crate) mod tests {
             let c = client_config(&cfg).unwrap_or_else(|e| panic!("{case}: {e}"));
             assert_eq!(c.client_auth_cert_resolver.has_certs(), mtls, "{case}");
         }
+    }
+
+    /// rustls has no TLS below 1.2 at all; naming the versions keeps a future default
+    /// (or a feature flag) from widening them unnoticed. The handshake with a TLS 1.1-only
+    /// server is refused in `tests/mqtt_tls.rs`.
+    #[test]
+    fn speaks_tls_1_3_and_1_2_only() {
+        use tokio_rustls::rustls::ProtocolVersion;
+        let versions: Vec<ProtocolVersion> = PROTOCOL_VERSIONS.iter().map(|v| v.version).collect();
+        assert_eq!(versions, [ProtocolVersion::TLSv1_3, ProtocolVersion::TLSv1_2]);
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Mosquitto {
     dir: tempfile::TempDir,
     listeners: String,
     wait_port: u16,
+    /// Holds the password file of [`Mosquitto::plain_with_user`] while the broker runs.
+    _passwd_dir: Option<tempfile::TempDir>,
 }
 
 impl Mosquitto {
@@ -59,9 +61,34 @@ impl Mosquitto {
         Mosquitto::start(listeners, plain_port).await
     }
 
+    /// A plain listener on `port` of every interface (the test reaches it on 127.0.0.1, the
+    /// agent on another address of this machine).
+    pub async fn plain_all_interfaces(port: u16) -> Mosquitto {
+        Mosquitto::start(format!("listener {port}\n"), port).await
+    }
+
+    /// A plain listener on 127.0.0.1:`port` that checks `user`'s password: a client giving a
+    /// user name must give its password (CONNACK 5 otherwise); anonymous clients (the test's
+    /// subscriber) still connect.
+    pub async fn plain_with_user(port: u16, user: &str, password: &str) -> Mosquitto {
+        let dir = tempfile::tempdir().expect("temp dir for the password file");
+        let file = dir.path().join("passwd");
+        let status = Command::new("mosquitto_passwd")
+            .args(["-c", "-b"])
+            .arg(&file)
+            .args([user, password])
+            .status()
+            .expect("run mosquitto_passwd");
+        assert!(status.success(), "mosquitto_passwd failed: {status}");
+        let listeners = format!("password_file {}\nlistener {port} 127.0.0.1\n", file.display());
+        let mut m = Mosquitto::start(listeners, port).await;
+        m._passwd_dir = Some(dir);
+        m
+    }
+
     async fn start(listeners: String, wait_port: u16) -> Mosquitto {
         let dir = tempfile::tempdir().expect("temp dir for mosquitto");
-        let mut m = Mosquitto { child: None, dir, listeners, wait_port };
+        let mut m = Mosquitto { child: None, dir, listeners, wait_port, _passwd_dir: None };
         m.restart().await;
         m
     }

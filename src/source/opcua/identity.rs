@@ -3,10 +3,13 @@
 //! afterwards, so a server that trusted it once keeps trusting it. `check` prints its path and
 //! thumbprint so an integrator can add it to a PLC's trust list before the first run.
 
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use opcua::crypto::{CertificateStore, X509Data, X509};
+use opcua::crypto::{X509Data, X509};
 use opcua::types::{ApplicationDescription, ApplicationType, LocalizedText};
 use sha2::{Digest, Sha256};
 
@@ -54,12 +57,18 @@ pub fn ensure(pki_dir: &Path) -> Result<ClientIdentity, OpcUaError> {
     let (cert_path, key_path) = paths(pki_dir);
     let mut created = false;
     if !cert_path.exists() || !key_path.exists() {
-        for dir in [cert_path.parent(), key_path.parent()].into_iter().flatten() {
-            std::fs::create_dir_all(dir).map_err(|source| OpcUaError::Pki {
-                what: "cannot create",
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        let pki_err = |what, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| OpcUaError::Pki { what, path, source }
+        };
+        for (dir, mode) in [(cert_path.parent(), 0o755), (key_path.parent(), 0o700)] {
+            if let Some(dir) = dir {
+                DirBuilder::new()
+                    .recursive(true)
+                    .mode(mode)
+                    .create(dir)
+                    .map_err(pki_err("cannot create", dir))?;
+            }
         }
         let description = ApplicationDescription {
             application_uri: APPLICATION_URI.into(),
@@ -69,8 +78,16 @@ pub fn ensure(pki_dir: &Path) -> Result<ClientIdentity, OpcUaError> {
         };
         let mut data = X509Data::from(description);
         data.certificate_duration_days = CERT_DAYS;
-        CertificateStore::create_certificate_and_key(&data, true, &cert_path, &key_path)
-            .map_err(|message| OpcUaError::Certificate { path: cert_path.clone(), message })?;
+        let cert_err =
+            |message: String| OpcUaError::Certificate { path: cert_path.clone(), message };
+        // Not CertificateStore::create_certificate_and_key: it writes the private key with
+        // the umask's mode (0644 as a rule), readable by every account on the gateway.
+        let (cert, key) = X509::cert_and_pkey(&data).map_err(cert_err)?;
+        let key_der = key.to_der().map_err(|e| cert_err(format!("cannot encode the key: {e}")))?;
+        write_file(&key_path, pem("PRIVATE KEY", key_der.as_bytes()).as_bytes(), 0o600)
+            .map_err(pki_err("cannot write", &key_path))?;
+        let cert_der = cert.to_der().map_err(|e| cert_err(format!("cannot encode: {e}")))?;
+        write_file(&cert_path, &cert_der, 0o644).map_err(pki_err("cannot write", &cert_path))?;
         created = true;
     }
     let der = std::fs::read(&cert_path).map_err(|source| OpcUaError::Pki {
@@ -91,6 +108,29 @@ pub fn ensure(pki_dir: &Path) -> Result<ClientIdentity, OpcUaError> {
     })
 }
 
+/// Writes `bytes` to `path` with exactly `mode` (set before the first byte is written, so a
+/// key is never readable by others, not even for a moment), replacing what was there.
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path)?;
+    // `mode` applies only to a new file, after the umask; an old file keeps its own.
+    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// PEM text (RFC 7468) of `der` under `label`.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(line).unwrap_or_default());
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +144,22 @@ mod tests {
         let again = ensure(dir.path()).expect("reuse");
         assert!(!again.created);
         assert_eq!(again.sha256, first.sha256);
+    }
+
+    /// The client key was written by the OPC UA library with the umask's mode, 0644 as a
+    /// rule: readable by every account on the gateway.
+    #[test]
+    fn client_key_is_created_owner_only_and_loads() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let id = ensure(dir.path()).expect("create");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&id.key_path), 0o600);
+        assert_eq!(mode(id.key_path.parent().unwrap()), 0o700);
+        let key = opcua::crypto::PrivateKey::read_pem_file(&id.key_path).expect("PEM key loads");
+        let cert = X509::from_der(&std::fs::read(&id.cert_path).unwrap()).unwrap();
+        let public = cert.public_key().expect("public key of the certificate");
+        let mut sig = vec![0u8; 256]; // a 2048-bit RSA key signs 256 bytes
+        let n = key.sign_sha256(b"edgeproof", &mut sig).expect("sign");
+        assert!(public.verify_sha256(b"edgeproof", &sig[..n]).expect("verify"), "not a pair");
     }
 }
