@@ -142,7 +142,7 @@ pub async fn run(args: CollectArgs) -> ExitCode {
         opts.batch = args.batch.max(1);
         opts.linger = args.linger;
         opts.mqtt.username = args.username.clone();
-        opts.mqtt.password = std::env::var("EDGEPROOF_COLLECT_PASSWORD").ok();
+        opts.mqtt.password = std::env::var("EDGEPROOF_COLLECT_PASSWORD").ok().map(Into::into);
         opts.validate()?;
         let archive = Archive::open(db).await?;
         anyhow::Ok((opts, archive))

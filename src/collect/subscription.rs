@@ -36,7 +36,8 @@ pub fn connect(opts: &CollectOptions) -> Result<(AsyncClient, EventLoop), Publis
         .set_manual_acks(true)
         .set_max_packet_size(MAX_PACKET, MAX_PACKET);
     if let Some(user) = &m.username {
-        o.set_credentials(user.clone(), m.password.clone().unwrap_or_default());
+        let password = crate::publish::publisher::password(m)?;
+        o.set_credentials(user.clone(), password.unwrap_or_default());
     }
     if m.tls {
         let config = tls::client_config(m)?;
