@@ -6,8 +6,8 @@
 pub mod agent;
 pub mod collector;
 pub mod fake_gateway;
-pub mod fleet;
 pub mod faults;
+pub mod fleet;
 pub mod image;
 pub mod metrics;
 pub mod mosquitto;
