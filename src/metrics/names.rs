@@ -4,8 +4,8 @@
 //!
 //! Naming follows the Prometheus conventions: an `edgeproof_` prefix, `_total` on counters,
 //! base units in the name (`_seconds`, `_bytes`). Labels are bounded: `device` is a config
-//! name, `kind`, `quality` and `code` come from small fixed sets. Never a value, an address
-//! or an error message.
+//! name and `witness` a configured URL; `kind`, `quality`, `code` and `result` come from small
+//! fixed sets. Never a value, an address read at run time, or an error message.
 
 /// What kind of Prometheus metric a [`MetricDef`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -330,9 +330,20 @@ impl Recorder {
         }
     }
 
-    /// The clean stop: the last (partial) interval, `shutdown` with this run's totals, and a
-    /// final checkpoint. Call after the sources stopped and their last cycle was committed.
+    /// The clean stop: cosignatures still queued, the last (partial) interval, `shutdown`
+    /// with this run's totals, and a final checkpoint. Call after the sources stopped and
+    /// their last cycle was committed.
     pub async fn finish(mut self, reason: &str) {
+        // Cosignatures that arrived after the loop ended are still anchored before `shutdown`.
+        let mut pending = Vec::new();
+        if let Some(rx) = self.witnessing.as_mut().and_then(|w| w.rx.as_mut()) {
+            while let Ok(c) = rx.try_recv() {
+                pending.push(c);
+            }
+        }
+        for c in pending {
+            self.cosigned(c).await;
+        }
         self.record_devices().await;
         if now_ms() >= self.book.split_ms() {
             self.close_interval(false).await;
