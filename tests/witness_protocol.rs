@@ -142,6 +142,23 @@ async fn scenario(db: &str) {
     }
     assert!(stderr.contains(&origin), "{stderr}");
 
+    // Each answer was counted by outcome.
+    let m = http(w.addr, "GET", "/metrics", b"").await;
+    assert_eq!(m.status, 200, "{m:?}");
+    for (outcome, n) in [
+        ("cosigned", 4),
+        ("old_size", 3),
+        ("fork", 1),
+        ("bad_proof", 3),
+        ("bad_signature", 2),
+        ("unknown_log", 1),
+        ("malformed", 4),
+        ("unavailable", 0),
+    ] {
+        let line = format!("edgeproof_witness_requests_total{{outcome=\"{outcome}\"}} {n}\n");
+        assert!(m.body.contains(&line), "{line:?} not in:\n{}", m.body);
+    }
+
     // A restart keeps the state: asking with old size 0 tells the latest size.
     let status = w.stop();
     assert!(status.success(), "witness stopped with {status}");

@@ -355,6 +355,42 @@ pub const PUBLISH_CONNECT_FAILURES: MetricDef = def(
     "MQTT connection attempts that failed before CONNACK (broker down, TLS, authentication).",
 );
 
+// ---- witness (`edgeproof witness serve`, its own registry; not part of [`ALL`]) ----
+
+/// Label: how the witness answered an add-checkpoint request, one of [`WITNESS_OUTCOMES`].
+pub const OUTCOME: &str = "outcome";
+/// Every `outcome` value, so all series exist (at 0) from the start: cosigned, then the
+/// refusals by HTTP status (400, 404, 403, 409 ×2, 422), then the witness's own trouble (503).
+pub const WITNESS_OUTCOMES: &[&str] = &[
+    "cosigned",
+    "malformed",
+    "unknown_log",
+    "bad_signature",
+    "old_size",
+    "fork",
+    "bad_proof",
+    "unavailable",
+    "contention",
+];
+
+/// add-checkpoint requests by outcome.
+pub const WITNESS_REQUESTS: MetricDef = def(
+    "edgeproof_witness_requests_total",
+    Kind::Counter,
+    &[OUTCOME],
+    "add-checkpoint requests by outcome: cosigned, or why not (old_size and fork are 409s).",
+);
+/// Compare-and-swap updates lost to a concurrent request.
+pub const WITNESS_RACES: MetricDef = def(
+    "edgeproof_witness_races_total",
+    Kind::Counter,
+    &[],
+    "State updates that lost a compare-and-swap race to a concurrent request and re-checked.",
+);
+
+/// The witness's families.
+pub const WITNESS: &[MetricDef] = &[WITNESS_REQUESTS, WITNESS_RACES];
+
 /// Every family, in the order of this file.
 pub const ALL: &[MetricDef] = &[
     BUILD_INFO,

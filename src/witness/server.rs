@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `POST /add-checkpoint` | [`Cosigner::add_checkpoint`]: 200 cosignature, 400, 403, 404, 409, 422, 503 |
 //! | `GET /healthz` | 200 `ok` |
+//! | `GET /metrics` | 200, Prometheus text ([`super::metrics`]) |
 //! | another method on those paths | 405 with `Allow` |
 //! | another path | 404 |
 //! | malformed head, body too large, too slow | 400, 413, 408 (and the connection closes) |
@@ -222,6 +223,11 @@ async fn route(
         ("/add-checkpoint", "POST") => (cosigner.add_checkpoint(body).await, None),
         ("/add-checkpoint", _) => (text(405, "method not allowed: use POST\n"), Some("POST")),
         ("/healthz", "GET") => (text(200, "ok\n"), None),
+        ("/metrics", "GET") => {
+            let body = cosigner.metrics().render();
+            (Answer { status: 200, content_type: prometheus::TEXT_FORMAT, body }, None)
+        }
+        ("/metrics", _) => (text(405, "method not allowed: use GET\n"), Some("GET")),
         ("/healthz", _) => (text(405, "method not allowed: use GET\n"), Some("GET")),
         _ => (text(404, "not found: the witness serves POST /add-checkpoint\n"), None),
     }
