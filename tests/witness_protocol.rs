@@ -374,3 +374,38 @@ async fn serves_https_with_the_given_certificate() {
         .expect("server closed the plain connection");
     assert!(!junk.starts_with(b"HTTP/1.1 200"), "plain HTTP was served on the TLS port");
 }
+
+/// HTTP the witness does not serve gets the status that says why.
+#[tokio::test]
+async fn http_it_does_not_serve() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.sqlite3").display().to_string();
+    let w = WitnessProcess::start(dir.path(), &db, NAME, 45, &[]).await;
+    let raw = |bytes: &'static [u8]| async move {
+        let mut s = tokio::net::TcpStream::connect(w.addr).await.unwrap();
+        s.write_all(bytes).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        crate::support::witness::parse_reply(&out)
+    };
+    let cases: &[(&str, &[u8], u16)] = &[
+        (
+            "body too large",
+            b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: 10000000\r\n\r\nold",
+            413,
+        ),
+        (
+            "chunked",
+            b"POST /add-checkpoint HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            501,
+        ),
+        ("not HTTP", b"\x16\x03\x01\x00\x05hello\r\n\r\n", 400),
+        ("other path", b"GET /checkpoint HTTP/1.1\r\nConnection: close\r\n\r\n", 404),
+        ("health", b"GET /healthz HTTP/1.0\r\n\r\n", 200),
+    ];
+    for (case, bytes, status) in cases {
+        let r = raw(bytes).await;
+        assert_eq!(r.status, *status, "{case}: {r:?}");
+    }
+}
