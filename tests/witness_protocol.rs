@@ -409,3 +409,41 @@ async fn http_it_does_not_serve() {
         assert_eq!(r.status, *status, "{case}: {r:?}");
     }
 }
+
+/// The PostgreSQL connection breaking (server restart, failover, an admin killing it) costs
+/// the requests in flight a 503, never the witness: the next request reconnects.
+#[tokio::test]
+async fn survives_losing_its_postgres_connection() {
+    let db = TestDb::create("witness reconnect").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = GatewayKey::from_seed([26; 32]);
+    must_add_log(dir.path(), &db.url, "edgeproof/gw-pg", &key);
+    let w = WitnessProcess::start(dir.path(), &db.url, NAME, 46, &[]).await;
+    let leaves: Vec<Hash> = (0..12u8).map(|i| Hash::sha256(&[i])).collect();
+    let log = SubmitLog::new("edgeproof/gw-pg", key, &leaves);
+    cosigned(&add_checkpoint(w.addr, &log.body(0, 4)).await, &log.text(4), &w.trusted());
+
+    let admin = db.connect().await;
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!killed.is_empty(), "the witness had no connection to kill");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = add_checkpoint(w.addr, &log.body(4, 12)).await;
+        if r.status == 200 {
+            cosigned(&r, &log.text(12), &w.trusted());
+            break;
+        }
+        assert_eq!(r.status, 503, "{r:?}");
+        assert!(std::time::Instant::now() < deadline, "witness never reconnected:\n{}", w.stderr());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(w.stderr().contains("reconnecting"), "{}", w.stderr());
+}
