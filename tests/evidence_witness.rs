@@ -253,16 +253,20 @@ async fn https_witnesses_are_checked_against_their_ca_and_counted_per_witness() 
     let failed = format!("witness=\"{bad}\"");
     let scrape = scrape_until(metrics, "cosigned twice and refused by TLS twice", WAIT, |s| {
         let n = |w: &str, r: &str| {
-            s.sum("edgeproof_witness_submissions_total", &[w, &format!("result=\"{r}\"")])
+            s.sum("edgeproof_evidence_witness_submissions_total", &[w, &format!("result=\"{r}\"")])
         };
         n(&ok, "ok") >= 2.0 && n(&failed, "failed") >= 2.0
     })
     .await;
     let n = |w: &str, r: &str| {
-        scrape.sum("edgeproof_witness_submissions_total", &[w, &format!("result=\"{r}\"")])
+        scrape.sum("edgeproof_evidence_witness_submissions_total", &[w, &format!("result=\"{r}\"")])
     };
     assert_eq!(n(&failed, "ok") + n(&ok, "failed"), 0.0, "{}", scrape.text);
-    assert!(scrape.sum("edgeproof_witness_cosigned_size", &[&ok]) >= 2.0, "{}", scrape.text);
+    assert!(
+        scrape.sum("edgeproof_evidence_witness_cosigned_size", &[&ok]) >= 2.0,
+        "{}",
+        scrape.text
+    );
     let status = agent.terminate(WAIT).await;
     assert!(status.success(), "exit after SIGTERM: {status}");
     assert!(agent.log().contains("certificate"), "the TLS failure is named:\n{}", agent.log());

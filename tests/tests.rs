@@ -30,3 +30,4 @@ mod pipeline_outage;
 mod postgres_server;
 mod service;
 mod witness_protocol;
+mod witness_race;

@@ -9,6 +9,7 @@ use crate::evidence::cosignature::{cosign, WitnessKey};
 use crate::evidence::keys::GatewayKey;
 
 use super::decide::{authenticate, decide, Outcome, Refusal};
+use super::metrics::WitnessMetrics;
 use super::request::{self, AddCheckpoint};
 use super::store::Store;
 
@@ -43,12 +44,18 @@ pub struct Cosigner {
     key: GatewayKey,
     name: String,
     store: Store,
+    metrics: WitnessMetrics,
 }
 
 impl Cosigner {
     /// A witness signing as `name` (a C2SP key name) with `key`.
     pub fn new(key: GatewayKey, name: String, store: Store) -> Cosigner {
-        Cosigner { key, name, store }
+        Cosigner { key, name, store, metrics: WitnessMetrics::new() }
+    }
+
+    /// Its counters.
+    pub fn metrics(&self) -> &WitnessMetrics {
+        &self.metrics
     }
 
     /// The witness's verifier key (what reviewers pass to `verify --witness-key`).
@@ -58,11 +65,18 @@ impl Cosigner {
 
     /// Handles one `add-checkpoint` body.
     pub async fn add_checkpoint(&self, body: &[u8]) -> Answer {
+        let (answer, outcome) = self.handle(body).await;
+        self.metrics.request(outcome);
+        answer
+    }
+
+    /// The answer and its `outcome` label.
+    async fn handle(&self, body: &[u8]) -> (Answer, &'static str) {
         let req = match request::parse(body) {
             Ok(r) => r,
             Err(e) => {
                 warn!(reason = "malformed", "witness: refused a malformed add-checkpoint: {e}");
-                return Answer::text(400, format!("bad request: {e}\n"));
+                return (Answer::text(400, format!("bad request: {e}\n")), "malformed");
             }
         };
         let origin = req.checkpoint.origin.as_str();
@@ -78,34 +92,35 @@ impl Cosigner {
                         reason = "unknown_log",
                         "witness: refused checkpoint {size} of {origin}: unknown log"
                     );
-                    return Answer::text(404, format!("unknown log {origin:?}\n"));
+                    return (Answer::text(404, format!("unknown log {origin:?}\n")), "unknown_log");
                 }
-                Err(e) => return self.store_failed(origin, &e),
+                Err(e) => return store_failed(origin, &e),
             };
             if attempt == 0 {
                 if let Err(r) = authenticate(&log.key, &req) {
-                    return refuse(&req, &r, log.state.size);
+                    return (refuse(&req, &r, log.state.size), r.label());
                 }
             }
             let advance = match decide(&log.state, &req) {
-                Outcome::Refuse(r) => return refuse(&req, &r, log.state.size),
+                Outcome::Refuse(r) => return (refuse(&req, &r, log.state.size), r.label()),
                 Outcome::Cosign { advance } => advance,
             };
             if let Some(new) = advance {
                 match self.store.advance(origin, &log.state, &new, &req.note.text).await {
                     Ok(true) => {}
                     Ok(false) => {
+                        self.metrics.race();
                         info!(origin, old, size,
                             "witness: checkpoint {size} of {origin} raced another request; re-checking");
                         continue;
                     }
-                    Err(e) => return self.store_failed(origin, &e),
+                    Err(e) => return store_failed(origin, &e),
                 }
             }
             // The stored state is now (or already was) this checkpoint's tree: sign.
             let line = cosign(&req.note.text, &self.name, &self.key, unix_seconds()).line();
             info!(origin, old, size, "witness: cosigned checkpoint {size} of {origin} (old {old})");
-            return Answer::text(200, format!("{line}\n"));
+            return (Answer::text(200, format!("{line}\n")), "cosigned");
         }
         warn!(
             origin,
@@ -114,13 +129,13 @@ impl Cosigner {
             reason = "contention",
             "witness: gave up on checkpoint {size} of {origin} after {MAX_ATTEMPTS} lost races"
         );
-        Answer::text(503, "busy: the log's state kept changing; retry\n")
+        (Answer::text(503, "busy: the log's state kept changing; retry\n"), "contention")
     }
+}
 
-    fn store_failed(&self, origin: &str, e: &super::store::StoreError) -> Answer {
-        error!(origin, "witness: database error on {origin}: {e}");
-        Answer::text(503, "witness database unavailable; retry later\n")
-    }
+fn store_failed(origin: &str, e: &super::store::StoreError) -> (Answer, &'static str) {
+    error!(origin, "witness: database error on {origin}: {e}");
+    (Answer::text(503, "witness database unavailable; retry later\n"), "unavailable")
 }
 
 fn refuse(req: &AddCheckpoint, r: &Refusal, latest: u64) -> Answer {
@@ -141,4 +156,64 @@ fn refuse(req: &AddCheckpoint, r: &Refusal, latest: u64) -> Answer {
 /// POSIX seconds now (tlog-cosignature timestamps); 0 before 1970.
 fn unix_seconds() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::checkpoint::Checkpoint;
+    use crate::evidence::cosignature::verify_cosignatures;
+    use crate::evidence::merkle::Tree;
+    use crate::evidence::note::SignedNote;
+
+    /// The example response body of C2SP tlog-witness, "add-checkpoint", copied from the spec.
+    const SPEC_RESPONSE: &str = "\u{2014} witness.example/w1 CMp+6LWBU0anHGH5aNDTJkH/gj79sG+T6+iP2ThYN5krrDJbR1HDnucjL39QsZTSvVjyQLrdk3DXDqI5G2HgLatVs0pWh6Up69HVOw==\n\
+\u{2014} witness.example/w1 I7rEps0pvK2UqkS2gSpVUDhrhVtQV9lgF6pRrWAvjJHjyWpW7VcE3SiOlVlbQNt64vWhO+DlkL0+UfzuOBMh9ChdMkP1vi/lCAsmlw==\n\
+\u{2014} witness.example/w2 AWui8Sk55XjYLOijihBjhqEH6nS1ndDymE0a+6idX7pLcnoB+dhnz0854aLZgrrKbYKA7nC3HNJhm/kWl7oJlqU3rXXvpysAdyP3wQ==\n";
+    const SPEC_CHECKPOINT: &str =
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+
+    #[test]
+    fn our_answer_has_the_shape_of_the_spec_example() {
+        // "the client MAY concatenate it to the checkpoint": the spec's response does.
+        let theirs = SignedNote::parse(&format!("{SPEC_CHECKPOINT}\n{SPEC_RESPONSE}")).unwrap();
+        assert_eq!(theirs.signatures.len(), 3);
+        // Each line: 4-byte key id, then the 8-byte timestamp and 64-byte Ed25519 signature.
+        assert!(theirs.signatures.iter().all(|s| s.sig.len() == 8 + 64));
+
+        let key = GatewayKey::from_seed([9; 32]);
+        let line = cosign(SPEC_CHECKPOINT, "witness.example/w1", &key, 1_679_315_147).line();
+        let ours = SignedNote::parse(&format!("{SPEC_CHECKPOINT}\n{line}\n")).unwrap();
+        assert_eq!(ours.signatures[0].sig.len(), theirs.signatures[0].sig.len());
+        assert_eq!(line.len(), SPEC_RESPONSE.lines().next().unwrap().len());
+    }
+
+    #[tokio::test]
+    async fn cosigns_after_the_state_moved_and_answers_409_with_the_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("w.sqlite3").display().to_string()).await.unwrap();
+        let log_key = GatewayKey::from_seed([3; 32]);
+        store.add_log("edgeproof/gw-1", &log_key.public()).await.unwrap();
+        let w = Cosigner::new(GatewayKey::from_seed([4; 32]), "w.example/1".into(), store);
+        let tree = Tree::from_leaves((0..8u8).map(|i| crate::evidence::merkle::leaf_hash(&[i])));
+        let note =
+            |n| Checkpoint::new("edgeproof/gw-1", n, tree.root_at(n).unwrap()).sign(&log_key);
+        let body = |old, n| {
+            let proof = tree.consistency_proof(old, n).unwrap();
+            request::encode(old, &proof, &note(n).to_text())
+        };
+
+        let a = w.add_checkpoint(&body(0, 5)).await;
+        assert_eq!((a.status, a.content_type), (200, TEXT_CONTENT_TYPE), "{a:?}");
+        let mut cosigned = note(5);
+        cosigned
+            .signatures
+            .push(SignedNote::parse(&format!("x\n\n{}", a.body)).unwrap().signatures[0].clone());
+        verify_cosignatures(&cosigned, &w.witness_key()).unwrap();
+        assert_eq!(w.store.log("edgeproof/gw-1").await.unwrap().unwrap().state.size, 5);
+
+        let a = w.add_checkpoint(&body(0, 3)).await;
+        assert_eq!(a, Answer { status: 409, content_type: SIZE_CONTENT_TYPE, body: "5\n".into() });
+        assert_eq!(w.add_checkpoint(b"old 1\n").await.status, 400);
+    }
 }
