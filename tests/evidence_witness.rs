@@ -6,7 +6,8 @@
 //! size). The exported bundle passes `verify --witness-key`; a bundle cut below a witnessed
 //! size and a history re-signed with the gateway's own key, backdated, both fail the witness
 //! check. With its journal moved aside, the gateway starts a new, shorter log under the same
-//! key, and reports loudly that the witness has seen another history. Over HTTPS, a witness is trusted only through its configured CA, and `/metrics`
+//! key, and reports loudly that the witness has seen another history (a larger tree, then
+//! a consistency proof it refuses). Over HTTPS, a witness is trusted only through its configured CA, and `/metrics`
 //! counts submissions per witness and result.
 
 use std::path::Path;
@@ -202,6 +203,11 @@ async fn agent_catches_up_with_a_late_witness_and_its_cosignatures_verify() {
     agent.restart();
     wait_for("the agent reports that the witness saw another history", WAIT, || {
         agent.log().contains("WITNESS HAS SEEN A LARGER TREE")
+    })
+    .await;
+    // Once the new log outgrows the witness's tree, the proof from its size cannot hold.
+    wait_for("the agent reports the refused consistency proof", WAIT, || {
+        agent.log().contains("WITNESS CANNOT CONNECT ITS TREE")
     })
     .await;
     assert!(agent.is_running(), "a conflicting witness never stops the agent");
