@@ -7,8 +7,8 @@
 //! size and a history re-signed with the gateway's own key, backdated, both fail the witness
 //! check. With its journal moved aside, the gateway starts a new, shorter log under the same
 //! key, and reports loudly that the witness has seen another history (a larger tree, then
-//! a consistency proof it refuses). Over HTTPS, a witness is trusted only through its configured CA, and `/metrics`
-//! counts submissions per witness and result.
+//! a consistency proof it refuses). Over HTTPS, a witness is trusted only through its
+//! configured CA, and `/metrics` counts submissions per witness and result.
 
 use std::path::Path;
 use std::process::Command;
