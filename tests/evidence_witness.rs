@@ -5,8 +5,10 @@
 //! retained checkpoint, and survive a restart (the next start continues from the anchored
 //! size). The exported bundle passes `verify --witness-key`; a bundle cut below a witnessed
 //! size and a history re-signed with the gateway's own key, backdated, both fail the witness
-//! check. Over HTTPS, a witness is trusted only through its configured CA, and `/metrics`
-//! counts submissions per witness and result.
+//! check. With its journal moved aside, the gateway starts a new, shorter log under the same
+//! key, and reports loudly that the witness has seen another history (a larger tree, then
+//! a consistency proof it refuses). Over HTTPS, a witness is trusted only through its
+//! configured CA, and `/metrics` counts submissions per witness and result.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use edgeproof::evidence::keys::GatewayKey;
 use serde_json::Value;
 
-use crate::support::agent::{metrics_on, mqtt_plain, write_config, Agent};
+use crate::support::agent::{journal_path, metrics_on, mqtt_plain, write_config, Agent};
 use crate::support::metrics::scrape_until;
 use crate::support::mosquitto::Mosquitto;
 use crate::support::pki::Pki;
@@ -145,7 +147,6 @@ async fn agent_catches_up_with_a_late_witness_and_its_cosignatures_verify() {
     assert!(!log.contains("resending from it"), "no size was re-learned from a 409:\n{log}");
     assert!(!log.contains("WITNESS"), "no conflict with the witness:\n{log}");
     let witness_log = witness.stderr();
-    drop(witness);
 
     // Export and verify with the witness key.
     let bundle_path = dir.path().join("bundle.jsonl");
@@ -187,6 +188,31 @@ async fn agent_catches_up_with_a_late_witness_and_its_cosignatures_verify() {
         "fail",
         "the re-signed history cites the witness: {v:#}"
     );
+
+    // The journal moved aside (as after damage): the next start enrolls a new log under the
+    // same key, smaller than what the witness cosigned. The witness says so (409 with its
+    // larger size) and the agent reports another history, loudly, and keeps running.
+    let journal = journal_path(&config);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut from = journal.clone().into_os_string();
+        from.push(suffix);
+        let mut to = from.clone();
+        to.push(".aside");
+        let _ = std::fs::rename(&from, &to);
+    }
+    agent.restart();
+    wait_for("the agent reports that the witness saw another history", WAIT, || {
+        agent.log().contains("WITNESS HAS SEEN A LARGER TREE")
+    })
+    .await;
+    // Once the new log outgrows the witness's tree, the proof from its size cannot hold.
+    wait_for("the agent reports the refused consistency proof", WAIT, || {
+        agent.log().contains("WITNESS CANNOT CONNECT ITS TREE")
+    })
+    .await;
+    assert!(agent.is_running(), "a conflicting witness never stops the agent");
+    let cosigned_from_zero = witness.stderr().matches("(old 0)").count();
+    assert_eq!(cosigned_from_zero, 1, "the new log is not cosigned:\n{}", witness.stderr());
 }
 
 /// Two witnesses over HTTPS: one whose certificate chains to the configured `ca_file`, one
@@ -233,16 +259,20 @@ async fn https_witnesses_are_checked_against_their_ca_and_counted_per_witness() 
     let failed = format!("witness=\"{bad}\"");
     let scrape = scrape_until(metrics, "cosigned twice and refused by TLS twice", WAIT, |s| {
         let n = |w: &str, r: &str| {
-            s.sum("edgeproof_witness_submissions_total", &[w, &format!("result=\"{r}\"")])
+            s.sum("edgeproof_evidence_witness_submissions_total", &[w, &format!("result=\"{r}\"")])
         };
         n(&ok, "ok") >= 2.0 && n(&failed, "failed") >= 2.0
     })
     .await;
     let n = |w: &str, r: &str| {
-        scrape.sum("edgeproof_witness_submissions_total", &[w, &format!("result=\"{r}\"")])
+        scrape.sum("edgeproof_evidence_witness_submissions_total", &[w, &format!("result=\"{r}\"")])
     };
     assert_eq!(n(&failed, "ok") + n(&ok, "failed"), 0.0, "{}", scrape.text);
-    assert!(scrape.sum("edgeproof_witness_cosigned_size", &[&ok]) >= 2.0, "{}", scrape.text);
+    assert!(
+        scrape.sum("edgeproof_evidence_witness_cosigned_size", &[&ok]) >= 2.0,
+        "{}",
+        scrape.text
+    );
     let status = agent.terminate(WAIT).await;
     assert!(status.success(), "exit after SIGTERM: {status}");
     assert!(agent.log().contains("certificate"), "the TLS failure is named:\n{}", agent.log());

@@ -142,6 +142,23 @@ async fn scenario(db: &str) {
     }
     assert!(stderr.contains(&origin), "{stderr}");
 
+    // Each answer was counted by outcome.
+    let m = http(w.addr, "GET", "/metrics", b"").await;
+    assert_eq!(m.status, 200, "{m:?}");
+    for (outcome, n) in [
+        ("cosigned", 4),
+        ("old_size", 3),
+        ("fork", 1),
+        ("bad_proof", 3),
+        ("bad_signature", 2),
+        ("unknown_log", 1),
+        ("malformed", 4),
+        ("unavailable", 0),
+    ] {
+        let line = format!("edgeproof_witness_requests_total{{outcome=\"{outcome}\"}} {n}\n");
+        assert!(m.body.contains(&line), "{line:?} not in:\n{}", m.body);
+    }
+
     // A restart keeps the state: asking with old size 0 tells the latest size.
     let status = w.stop();
     assert!(status.success(), "witness stopped with {status}");
@@ -356,4 +373,77 @@ async fn serves_https_with_the_given_certificate() {
         .await
         .expect("server closed the plain connection");
     assert!(!junk.starts_with(b"HTTP/1.1 200"), "plain HTTP was served on the TLS port");
+}
+
+/// HTTP the witness does not serve gets the status that says why.
+#[tokio::test]
+async fn http_it_does_not_serve() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.sqlite3").display().to_string();
+    let w = WitnessProcess::start(dir.path(), &db, NAME, 45, &[]).await;
+    let raw = |bytes: &'static [u8]| async move {
+        let mut s = tokio::net::TcpStream::connect(w.addr).await.unwrap();
+        s.write_all(bytes).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        crate::support::witness::parse_reply(&out)
+    };
+    let cases: &[(&str, &[u8], u16)] = &[
+        (
+            "body too large",
+            b"POST /add-checkpoint HTTP/1.1\r\nContent-Length: 10000000\r\n\r\nold",
+            413,
+        ),
+        (
+            "chunked",
+            b"POST /add-checkpoint HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            501,
+        ),
+        ("not HTTP", b"\x16\x03\x01\x00\x05hello\r\n\r\n", 400),
+        ("other path", b"GET /checkpoint HTTP/1.1\r\nConnection: close\r\n\r\n", 404),
+        ("health", b"GET /healthz HTTP/1.0\r\n\r\n", 200),
+    ];
+    for (case, bytes, status) in cases {
+        let r = raw(bytes).await;
+        assert_eq!(r.status, *status, "{case}: {r:?}");
+    }
+}
+
+/// The PostgreSQL connection breaking (server restart, failover, an admin killing it) costs
+/// the requests in flight a 503, never the witness: the next request reconnects.
+#[tokio::test]
+async fn survives_losing_its_postgres_connection() {
+    let db = TestDb::create("witness reconnect").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = GatewayKey::from_seed([26; 32]);
+    must_add_log(dir.path(), &db.url, "edgeproof/gw-pg", &key);
+    let w = WitnessProcess::start(dir.path(), &db.url, NAME, 46, &[]).await;
+    let leaves: Vec<Hash> = (0..12u8).map(|i| Hash::sha256(&[i])).collect();
+    let log = SubmitLog::new("edgeproof/gw-pg", key, &leaves);
+    cosigned(&add_checkpoint(w.addr, &log.body(0, 4)).await, &log.text(4), &w.trusted());
+
+    let admin = db.connect().await;
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!killed.is_empty(), "the witness had no connection to kill");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = add_checkpoint(w.addr, &log.body(4, 12)).await;
+        if r.status == 200 {
+            cosigned(&r, &log.text(12), &w.trusted());
+            break;
+        }
+        assert_eq!(r.status, 503, "{r:?}");
+        assert!(std::time::Instant::now() < deadline, "witness never reconnected:\n{}", w.stderr());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(w.stderr().contains("reconnecting"), "{}", w.stderr());
 }

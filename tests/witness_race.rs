@@ -142,3 +142,26 @@ async fn hammer(db: &str) {
     assert!(all.by_instance.iter().all(|&n| n > 0), "one instance never cosigned");
     drop((a, b));
 }
+
+/// Instances starting together on a fresh database apply each migration exactly once.
+#[tokio::test]
+async fn instances_starting_together_migrate_once() {
+    let db = TestDb::create("witness migrate").await;
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(crate::support::bin())
+                .args(["witness", "list", "--db", &db.url])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn witness list")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let rows = db.connect().await.query("SELECT version FROM witness_schema", &[]).await.unwrap();
+    let versions: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, vec![1], "each migration recorded once");
+}

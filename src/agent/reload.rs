@@ -10,8 +10,9 @@
 //!    devices start. Unchanged devices' tasks are not touched: their schedules, connections
 //!    and backoff state carry on.
 //! 4. The journal, the publisher and `/metrics` are never touched. Changes to `[gateway]`,
-//!    `[mqtt]`, `[journal]` and `[metrics]` are reported as needing a restart and not
-//!    applied: the running agent keeps those sections as they were.
+//!    `[mqtt]`, `[journal]`, `[metrics]` and `[evidence]` (witnesses included) are reported
+//!    as needing a restart and not applied: the running agent keeps those sections as they
+//!    were.
 //! 5. The change is handed to [`RunningAgent::record_config_change`], where the `config`
 //!    evidence record is written.
 
@@ -80,13 +81,15 @@ pub fn diff(old: &Config, new: &Config) -> ConfigChange {
             change.removed.push(o.name.clone());
         }
     }
-    let sections: [(&'static str, bool); 4] = [
+    let sections: [(&'static str, bool); 5] = [
         ("[gateway]", old.gateway != new.gateway),
         ("[mqtt]", old.mqtt != new.mqtt),
         ("[journal]", old.journal != new.journal),
         ("[metrics]", old.metrics != new.metrics),
+        // Key, intervals and witnesses: the recorder and its witness tasks are set up once.
+        ("[evidence]", old.evidence != new.evidence),
     ];
-    // Sections added to the config later (e.g. `[evidence]`) add their line here.
+    // Sections added to the config later add their line here.
     change.restart_needed = sections.iter().filter(|(_, d)| *d).map(|(s, _)| *s).collect();
     change
 }
@@ -274,10 +277,13 @@ mod tests {
     fn other_sections_need_a_restart() {
         let a = device("a", 1, &[0]);
         let old = config(&a, "");
-        let new =
-            config(&a, "[journal]\nmax_bytes = \"1MiB\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1\"\n");
+        let new = config(
+            &a,
+            "[journal]\nmax_bytes = \"1MiB\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1\"\n\
+             [evidence]\ncheckpoint_interval = \"10m\"\n",
+        );
         let d = diff(&old, &new);
-        assert_eq!(d.restart_needed, ["[mqtt]", "[journal]"]);
+        assert_eq!(d.restart_needed, ["[mqtt]", "[journal]", "[evidence]"]);
         assert!(!d.devices_changed());
     }
 

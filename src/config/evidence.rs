@@ -284,6 +284,13 @@ model = "PX-1"
         assert_eq!(w[0].ca_file.as_deref(), Some(Path::new("/ca.pem")));
         assert_eq!((w[1].url.port, w[1].key.key, w[1].ca_file.clone()), (7380, wk, None));
         assert!(load(&format!("{HEAD}[evidence]\n")).unwrap().evidence.witnesses.is_empty());
+        let tables = load(&format!(
+            "{HEAD}[evidence]\ninterval = \"5m\"\n[[evidence.witnesses]]\nurl = \"https://w\"\n\
+             public_key = \"{}\"\nca_file = \"/ca.pem\"\n",
+            vkey("w")
+        ))
+        .unwrap();
+        assert_eq!(tables.evidence.witnesses.len(), 1, "one table per witness works too");
     }
 
     #[test]

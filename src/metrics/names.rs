@@ -4,8 +4,8 @@
 //!
 //! Naming follows the Prometheus conventions: an `edgeproof_` prefix, `_total` on counters,
 //! base units in the name (`_seconds`, `_bytes`). Labels are bounded: `device` is a config
-//! name, `kind`, `quality` and `code` come from small fixed sets. Never a value, an address
-//! or an error message.
+//! name and `witness` a configured URL; `kind`, `quality`, `code` and `result` come from small
+//! fixed sets. Never a value, an address read at run time, or an error message.
 
 /// What kind of Prometheus metric a [`MetricDef`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,10 +355,10 @@ pub const PUBLISH_CONNECT_FAILURES: MetricDef = def(
     "MQTT connection attempts that failed before CONNACK (broker down, TLS, authentication).",
 );
 
-// ---- witnessing (pushed by the witness submission tasks) ----
+// ---- witnessing from the agent (pushed by the witness submission tasks) ----
 
-/// Label: a witness, by its configured URL.
-pub const WITNESS: &str = "witness";
+/// Label: a witness the agent submits to, by its configured URL.
+pub const WITNESS_URL: &str = "witness";
 /// Label: how a submission ended, one of [`WITNESS_RESULTS`].
 pub const RESULT: &str = "result";
 /// `result` value: cosigned, and the cosignature verified.
@@ -372,18 +372,54 @@ pub const WITNESS_RESULTS: [&str; 3] = [RESULT_OK, RESULT_REFUSED, RESULT_FAILED
 
 /// Checkpoint submissions per witness and result.
 pub const WITNESS_SUBMISSIONS: MetricDef = def(
-    "edgeproof_witness_submissions_total",
+    "edgeproof_evidence_witness_submissions_total",
     Kind::Counter,
-    &[WITNESS, RESULT],
+    &[WITNESS_URL, RESULT],
     "Checkpoint submissions (add-checkpoint requests) per witness, by result.",
 );
 /// The largest tree size the witness has cosigned.
 pub const WITNESS_COSIGNED_SIZE: MetricDef = def(
-    "edgeproof_witness_cosigned_size",
+    "edgeproof_evidence_witness_cosigned_size",
     Kind::Gauge,
-    &[WITNESS],
+    &[WITNESS_URL],
     "Tree size of the latest checkpoint the witness cosigned (0 until one is cosigned).",
 );
+
+// ---- witness (`edgeproof witness serve`, its own registry; not part of [`ALL`]) ----
+
+/// Label: how the witness answered an add-checkpoint request, one of [`WITNESS_OUTCOMES`].
+pub const OUTCOME: &str = "outcome";
+/// Every `outcome` value, so all series exist (at 0) from the start: cosigned, then the
+/// refusals by HTTP status (400, 404, 403, 409 ×2, 422), then the witness's own trouble (503).
+pub const WITNESS_OUTCOMES: &[&str] = &[
+    "cosigned",
+    "malformed",
+    "unknown_log",
+    "bad_signature",
+    "old_size",
+    "fork",
+    "bad_proof",
+    "unavailable",
+    "contention",
+];
+
+/// add-checkpoint requests by outcome.
+pub const WITNESS_REQUESTS: MetricDef = def(
+    "edgeproof_witness_requests_total",
+    Kind::Counter,
+    &[OUTCOME],
+    "add-checkpoint requests by outcome: cosigned, or why not (old_size and fork are 409s).",
+);
+/// Compare-and-swap updates lost to a concurrent request.
+pub const WITNESS_RACES: MetricDef = def(
+    "edgeproof_witness_races_total",
+    Kind::Counter,
+    &[],
+    "State updates that lost a compare-and-swap race to a concurrent request and re-checked.",
+);
+
+/// The witness's families.
+pub const WITNESS: &[MetricDef] = &[WITNESS_REQUESTS, WITNESS_RACES];
 
 /// Every family, in the order of this file.
 pub const ALL: &[MetricDef] = &[

@@ -9,6 +9,7 @@ use crate::evidence::cosignature::{cosign, WitnessKey};
 use crate::evidence::keys::GatewayKey;
 
 use super::decide::{authenticate, decide, Outcome, Refusal};
+use super::metrics::WitnessMetrics;
 use super::request::{self, AddCheckpoint};
 use super::store::Store;
 
@@ -43,12 +44,18 @@ pub struct Cosigner {
     key: GatewayKey,
     name: String,
     store: Store,
+    metrics: WitnessMetrics,
 }
 
 impl Cosigner {
     /// A witness signing as `name` (a C2SP key name) with `key`.
     pub fn new(key: GatewayKey, name: String, store: Store) -> Cosigner {
-        Cosigner { key, name, store }
+        Cosigner { key, name, store, metrics: WitnessMetrics::new() }
+    }
+
+    /// Its counters.
+    pub fn metrics(&self) -> &WitnessMetrics {
+        &self.metrics
     }
 
     /// The witness's verifier key (what reviewers pass to `verify --witness-key`).
@@ -58,11 +65,18 @@ impl Cosigner {
 
     /// Handles one `add-checkpoint` body.
     pub async fn add_checkpoint(&self, body: &[u8]) -> Answer {
+        let (answer, outcome) = self.handle(body).await;
+        self.metrics.request(outcome);
+        answer
+    }
+
+    /// The answer and its `outcome` label.
+    async fn handle(&self, body: &[u8]) -> (Answer, &'static str) {
         let req = match request::parse(body) {
             Ok(r) => r,
             Err(e) => {
                 warn!(reason = "malformed", "witness: refused a malformed add-checkpoint: {e}");
-                return Answer::text(400, format!("bad request: {e}\n"));
+                return (Answer::text(400, format!("bad request: {e}\n")), "malformed");
             }
         };
         let origin = req.checkpoint.origin.as_str();
@@ -78,34 +92,35 @@ impl Cosigner {
                         reason = "unknown_log",
                         "witness: refused checkpoint {size} of {origin}: unknown log"
                     );
-                    return Answer::text(404, format!("unknown log {origin:?}\n"));
+                    return (Answer::text(404, format!("unknown log {origin:?}\n")), "unknown_log");
                 }
-                Err(e) => return self.store_failed(origin, &e),
+                Err(e) => return store_failed(origin, &e),
             };
             if attempt == 0 {
                 if let Err(r) = authenticate(&log.key, &req) {
-                    return refuse(&req, &r, log.state.size);
+                    return (refuse(&req, &r, log.state.size), r.label());
                 }
             }
             let advance = match decide(&log.state, &req) {
-                Outcome::Refuse(r) => return refuse(&req, &r, log.state.size),
+                Outcome::Refuse(r) => return (refuse(&req, &r, log.state.size), r.label()),
                 Outcome::Cosign { advance } => advance,
             };
             if let Some(new) = advance {
                 match self.store.advance(origin, &log.state, &new, &req.note.text).await {
                     Ok(true) => {}
                     Ok(false) => {
+                        self.metrics.race();
                         info!(origin, old, size,
                             "witness: checkpoint {size} of {origin} raced another request; re-checking");
                         continue;
                     }
-                    Err(e) => return self.store_failed(origin, &e),
+                    Err(e) => return store_failed(origin, &e),
                 }
             }
             // The stored state is now (or already was) this checkpoint's tree: sign.
             let line = cosign(&req.note.text, &self.name, &self.key, unix_seconds()).line();
             info!(origin, old, size, "witness: cosigned checkpoint {size} of {origin} (old {old})");
-            return Answer::text(200, format!("{line}\n"));
+            return (Answer::text(200, format!("{line}\n")), "cosigned");
         }
         warn!(
             origin,
@@ -114,13 +129,13 @@ impl Cosigner {
             reason = "contention",
             "witness: gave up on checkpoint {size} of {origin} after {MAX_ATTEMPTS} lost races"
         );
-        Answer::text(503, "busy: the log's state kept changing; retry\n")
+        (Answer::text(503, "busy: the log's state kept changing; retry\n"), "contention")
     }
+}
 
-    fn store_failed(&self, origin: &str, e: &super::store::StoreError) -> Answer {
-        error!(origin, "witness: database error on {origin}: {e}");
-        Answer::text(503, "witness database unavailable; retry later\n")
-    }
+fn store_failed(origin: &str, e: &super::store::StoreError) -> (Answer, &'static str) {
+    error!(origin, "witness: database error on {origin}: {e}");
+    (Answer::text(503, "witness database unavailable; retry later\n"), "unavailable")
 }
 
 fn refuse(req: &AddCheckpoint, r: &Refusal, latest: u64) -> Answer {

@@ -40,13 +40,14 @@
 //!
 //! [`request`] parses a body (pure, total; fuzzed), [`decide`] is the decision (pure),
 //! [`store`] keeps state in SQLite or PostgreSQL, [`cosigner`] ties them together for one
-//! request, [`http1`] and [`server`] speak HTTP/1.1 (optionally over TLS), [`error`] holds the
+//! request and counts it in [`metrics`], [`http1`] and [`server`] speak HTTP/1.1 (optionally over TLS), [`error`] holds the
 //! server's start-up errors.
 
 pub mod cosigner;
 pub mod decide;
 pub mod error;
 pub mod http1;
+pub mod metrics;
 pub mod request;
 pub mod server;
 pub mod store;

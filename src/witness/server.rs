@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `POST /add-checkpoint` | [`Cosigner::add_checkpoint`]: 200 cosignature, 400, 403, 404, 409, 422, 503 |
 //! | `GET /healthz` | 200 `ok` |
+//! | `GET /metrics` | 200, Prometheus text ([`super::metrics`]) |
 //! | another method on those paths | 405 with `Allow` |
 //! | another path | 404 |
 //! | malformed head, body too large, too slow | 400, 413, 408 (and the connection closes) |
@@ -43,6 +44,8 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_CONNECTIONS: usize = 256;
 /// Requests on one connection before the server closes it.
 pub const MAX_REQUESTS_PER_CONNECTION: usize = 1_000;
+/// How long to read and drop leftover request bytes before closing after an error.
+const LINGER: Duration = Duration::from_secs(1);
 /// Pause after a failed `accept` before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -132,20 +135,25 @@ pub async fn serve(
     info!(addr = ?local, "witness: stopped serving on {local:?}");
 }
 
-/// What reading one request gave.
+/// The parts of a request head the connection loop needs, owned.
+struct RequestHead {
+    /// Bytes of the head at the front of the buffer.
+    head_len: usize,
+    method: String,
+    path: String,
+    /// Body length.
+    len: usize,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+/// What reading one request head gave.
 enum Read {
-    /// A request: its head length in the buffer and the parsed fields we need.
-    Request {
-        head_len: usize,
-        method: String,
-        path: String,
-        len: usize,
-        keep_alive: bool,
-        expect: bool,
-    },
+    /// A complete, valid head.
+    Request(RequestHead),
     /// The client closed (or went idle) between requests: end quietly.
     Gone,
-    /// Answer this and close.
+    /// Answer this status and body, then close.
     Fail(u16, String),
 }
 
@@ -163,51 +171,65 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                 debug!(%peer, "witness: reading from {peer} failed: {e}");
                 return;
             }
+            // An idle keep-alive connection simply ends; a half-sent head is answered.
             Err(_) if buf.is_empty() && served > 0 => return,
             Err(_) => Read::Fail(408, "request timeout\n".into()),
         };
-        let (head_len, method, path, len, keep_alive, expect) = match read {
+        let head = match read {
+            Read::Request(head) => head,
             Read::Gone => return,
-            Read::Fail(status, body) => {
-                let _ =
-                    write(&mut s, &response(status, TEXT_CONTENT_TYPE, &body, false, None)).await;
-                return;
-            }
-            Read::Request { head_len, method, path, len, keep_alive, expect } => {
-                (head_len, method, path, len, keep_alive, expect)
-            }
+            Read::Fail(status, body) => return fail(&mut s, status, &body).await,
         };
-        if len > MAX_BODY_BYTES {
-            let body = format!("request body of {len} bytes is larger than {MAX_BODY_BYTES}\n");
-            let _ = write(&mut s, &response(413, TEXT_CONTENT_TYPE, &body, false, None)).await;
-            return;
+        let end = head.head_len + head.len;
+        if head.len > MAX_BODY_BYTES {
+            let body =
+                format!("request body of {} bytes is larger than {MAX_BODY_BYTES}\n", head.len);
+            return fail(&mut s, 413, &body).await;
         }
-        if expect
-            && buf.len() < head_len + len
+        if head.expect_continue
+            && buf.len() < end
             && write(&mut s, b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err()
         {
             return;
         }
-        match tokio::time::timeout(READ_TIMEOUT, read_body(&mut s, &mut buf, head_len + len)).await
-        {
+        match tokio::time::timeout(READ_TIMEOUT, read_body(&mut s, &mut buf, end)).await {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) | Ok(Err(_)) => return,
-            Err(_) => {
-                let r = response(408, TEXT_CONTENT_TYPE, "request timeout\n", false, None);
-                let _ = write(&mut s, &r).await;
-                return;
-            }
+            Err(_) => return fail(&mut s, 408, "request timeout\n").await,
         }
-        let body: Vec<u8> = buf.drain(..head_len + len).skip(head_len).collect();
-        let (answer, allow) = route(&method, &path, &body, cosigner).await;
-        debug!(%peer, method, path, status = answer.status, "witness: {method} {path} from {peer}: {}", answer.status);
-        let keep = keep_alive && served + 1 < MAX_REQUESTS_PER_CONNECTION;
+        let body: Vec<u8> = buf.drain(..end).skip(head.head_len).collect();
+        let (method, path) = (head.method.as_str(), head.path.as_str());
+        let (answer, allow) = route(method, path, &body, cosigner).await;
+        debug!(%peer, method, path, status = answer.status,
+            "witness: {method} {path} from {peer}: {}", answer.status);
+        let keep = head.keep_alive && served + 1 < MAX_REQUESTS_PER_CONNECTION;
         let bytes = response(answer.status, answer.content_type, &answer.body, keep, allow);
         if write(&mut s, &bytes).await.is_err() || !keep {
             let _ = tokio::time::timeout(WRITE_TIMEOUT, s.shutdown()).await;
             return;
         }
     }
+}
+
+/// Answers `status` and closes. Request bytes the client may still be sending are read and
+/// dropped for a moment, so the kernel does not reset the connection before the client has
+/// read the answer (as in [`crate::http`]).
+async fn fail<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, status: u16, body: &str) {
+    if write(s, &response(status, TEXT_CONTENT_TYPE, body, false, None)).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, s.shutdown()).await;
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut sink = [0u8; 4096];
+        let mut left = MAX_BODY_BYTES;
+        while left > 0 {
+            match s.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
 
 async fn route(
@@ -222,6 +244,11 @@ async fn route(
         ("/add-checkpoint", "POST") => (cosigner.add_checkpoint(body).await, None),
         ("/add-checkpoint", _) => (text(405, "method not allowed: use POST\n"), Some("POST")),
         ("/healthz", "GET") => (text(200, "ok\n"), None),
+        ("/metrics", "GET") => {
+            let body = cosigner.metrics().render();
+            (Answer { status: 200, content_type: prometheus::TEXT_FORMAT, body }, None)
+        }
+        ("/metrics", _) => (text(405, "method not allowed: use GET\n"), Some("GET")),
         ("/healthz", _) => (text(405, "method not allowed: use GET\n"), Some("GET")),
         _ => (text(404, "not found: the witness serves POST /add-checkpoint\n"), None),
     }
@@ -246,14 +273,14 @@ async fn read_head<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> io::Re
         if let Some(end) = head_end(&buf[searched..]) {
             let head_len = searched + end;
             return Ok(match parse_head(&buf[..head_len]) {
-                Ok(h) => Read::Request {
+                Ok(h) => Read::Request(RequestHead {
                     head_len,
                     method: h.method.into(),
                     path: h.path.into(),
                     len: h.content_length,
                     keep_alive: h.keep_alive,
-                    expect: h.expect_continue,
-                },
+                    expect_continue: h.expect_continue,
+                }),
                 Err(HeadError { status, why }) => {
                     Read::Fail(status, format!("bad request: {why}\n"))
                 }

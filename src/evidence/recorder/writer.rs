@@ -330,9 +330,20 @@ impl Recorder {
         }
     }
 
-    /// The clean stop: the last (partial) interval, `shutdown` with this run's totals, and a
-    /// final checkpoint. Call after the sources stopped and their last cycle was committed.
+    /// The clean stop: cosignatures still queued, the last (partial) interval, `shutdown`
+    /// with this run's totals, and a final checkpoint. Call after the sources stopped and
+    /// their last cycle was committed.
     pub async fn finish(mut self, reason: &str) {
+        // Cosignatures that arrived after the loop ended are still anchored before `shutdown`.
+        let mut pending = Vec::new();
+        if let Some(rx) = self.witnessing.as_mut().and_then(|w| w.rx.as_mut()) {
+            while let Ok(c) = rx.try_recv() {
+                pending.push(c);
+            }
+        }
+        for c in pending {
+            self.cosigned(c).await;
+        }
         self.record_devices().await;
         if now_ms() >= self.book.split_ms() {
             self.close_interval(false).await;
@@ -716,6 +727,69 @@ address = "127.0.0.1:1502"
             Body::Config(c) => assert_eq!((c.added, c.removed), (vec!["lathe".into()], vec![])),
             other => panic!("{other:?}"),
         }
+        drop(rec);
+        handle.shutdown().await.unwrap();
+        thread.join().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_cosignature_is_stored_anchored_published_and_read_back_at_start() {
+        use crate::evidence::cosignature::{cosign, verify_cosignatures, WitnessKey};
+        use crate::evidence::note::SignedNote;
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), "");
+        let wk = GatewayKey::from_seed([7; 32]);
+        let key = WitnessKey { name: "w.example/1".into(), key: wk.public() };
+        cfg.evidence.witnesses = vec![crate::config::WitnessConfig {
+            url: super::super::witness::WitnessUrl::parse("http://127.0.0.1:9").unwrap(),
+            key: key.clone(),
+            ca_file: None,
+        }];
+        let (journal, _) =
+            Journal::open(dir.path().join("j.sqlite3"), JournalOptions::default()).unwrap();
+        let (handle, _sender, thread) =
+            JournalHandle::start(journal, HandleOptions::default()).unwrap();
+        let (mut rec, _) = open(&cfg, &handle).await;
+        let published = rec.checkpoint.borrow().clone().unwrap();
+        let size = published.size;
+        assert_eq!(size, rec.records());
+        let note = SignedNote::parse(&published.text).unwrap();
+        let line = cosign(&note.text, &key.name, &wk, 1_760_000_000).line();
+        let cosigned = SignedNote::parse(&format!("{}{line}\n", published.text)).unwrap();
+        let c = Cosigned {
+            url: "http://127.0.0.1:9".into(),
+            witness: key.name.clone(),
+            size,
+            root: crate::evidence::checkpoint::Checkpoint::parse_body(&note.text).unwrap().root,
+            note: cosigned.to_text(),
+            cosignatures: verify_cosignatures(&cosigned, &key).unwrap(),
+        };
+        rec.cosigned(c).await;
+
+        assert_eq!(rec.records(), size + 1, "one anchor record");
+        let last = handle.read_evidence(size, 1).await.unwrap();
+        let r = SignedRecord::from_json(canonical::parse(&last[0].payload).unwrap()).unwrap();
+        match r.record.body {
+            Body::Anchor(a) => {
+                assert_eq!(
+                    (a.witness.as_str(), a.size, a.time),
+                    ("w.example/1", size, 1_760_000_000)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let stored = CheckpointFile::cosignatures_in_dir(dir.path()).read().unwrap();
+        assert_eq!(stored.notes, vec![cosigned.to_text()]);
+        let now = rec.checkpoint.borrow().clone().unwrap();
+        assert_eq!(now.text, cosigned.to_text(), "the retained checkpoint carries the line");
+        let tree_size = |r: &Recorder| r.witnessing.as_ref().unwrap().tree.lock().unwrap().size();
+        assert_eq!(tree_size(&rec), rec.records(), "the proof tree follows every record");
+        drop(rec);
+
+        // The next start knows what the witness cosigned from the anchor record alone.
+        let (rec, _) = open(&cfg, &handle).await;
+        assert_eq!(rec.witnessing.as_ref().unwrap().anchored.get("w.example/1"), Some(&size));
+        assert_eq!(tree_size(&rec), rec.records());
         drop(rec);
         handle.shutdown().await.unwrap();
         thread.join().unwrap();

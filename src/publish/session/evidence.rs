@@ -310,6 +310,15 @@ mod tests {
         })
         .await;
 
+        // The same checkpoint again with a witness's cosignature line: published again.
+        evidence.set_checkpoint(5, "checkpoint 5\n— witness cosignature\n");
+        wait_for("the cosigned re-issue of the same size", || async {
+            on(&seen, "checkpoint")
+                .last()
+                .is_some_and(|(p, _)| p == "checkpoint 5\n— witness cosignature\n".as_bytes())
+        })
+        .await;
+
         // The recorder's last record and checkpoint land just before the stop: the final
         // sweep publishes them and waits for their PUBACKs.
         evidence.push(b"record 5");

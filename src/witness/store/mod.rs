@@ -193,3 +193,13 @@ fn decode_row(origin: String, key: &str, size: i64, root: &str) -> Result<Stored
         .ok_or_else(|| corrupt(format!("root {root:?} is not base64 of 32 bytes")))?;
     Ok(StoredLog { origin, key, state: TreeState { size, root } })
 }
+
+/// `AlreadyPresent` when `stored` (base64) is `key`, else the mismatch error.
+fn same_key(origin: &str, stored: &str, key: &PublicKey) -> Result<AddedLog, StoreError> {
+    if stored == key.to_base64() {
+        return Ok(AddedLog::AlreadyPresent);
+    }
+    let stored =
+        PublicKey::parse(stored, "public_key").map_or_else(|e| e.to_string(), |k| k.fingerprint());
+    Err(StoreError::KeyMismatch { origin: origin.into(), stored })
+}

@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 use tracing::warn;
 
-use super::{decode_row, sql_size, AddedLog, StoreError, StoredLog, MIGRATIONS};
+use super::{decode_row, same_key, sql_size, AddedLog, StoreError, StoredLog, MIGRATIONS};
 use crate::evidence::keys::PublicKey;
 use crate::witness::decide::TreeState;
 
@@ -68,7 +68,7 @@ impl PgStore {
             .query_one("SELECT public_key FROM witness_logs WHERE origin = $1", &[&origin])
             .await
             .map_err(pg)?;
-        super::sqlite::same_key(origin, row.get(0), key)
+        same_key(origin, row.get(0), key)
     }
 
     /// See [`super::Store::log`].

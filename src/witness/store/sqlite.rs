@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{decode_row, sql_size, AddedLog, StoreError, StoredLog, MIGRATIONS};
+use super::{decode_row, same_key, sql_size, AddedLog, StoreError, StoredLog, MIGRATIONS};
 use crate::evidence::keys::PublicKey;
 use crate::witness::decide::TreeState;
 
@@ -131,20 +131,6 @@ impl SqliteStore {
         })
         .await?
     }
-}
-
-/// `AlreadyPresent` when `stored` (base64) is `key`, else the mismatch error.
-pub(super) fn same_key(
-    origin: &str,
-    stored: &str,
-    key: &PublicKey,
-) -> Result<AddedLog, StoreError> {
-    if stored == key.to_base64() {
-        return Ok(AddedLog::AlreadyPresent);
-    }
-    let stored =
-        PublicKey::parse(stored, "public_key").map_or_else(|e| e.to_string(), |k| k.fingerprint());
-    Err(StoreError::KeyMismatch { origin: origin.into(), stored })
 }
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), StoreError>> {

@@ -193,8 +193,13 @@ fn log_trouble(url: &super::WitnessUrl, old: u64, size: u64, trouble: &Trouble) 
         Trouble::Unreachable(why) => {
             warn!(witness = %url, old, size, error = %why, "witness submission failed; retrying with backoff")
         }
+        Trouble::Refused(why) if why.starts_with("422") => error!(
+            witness = %url, old, size, answer = %why,
+            "WITNESS CANNOT CONNECT ITS TREE OF SIZE {old} TO THIS ONE (consistency proof \
+             refused): it saw another history of this log; retrying with backoff"
+        ),
         Trouble::Refused(why) => {
-            error!(witness = %url, old, size, answer = %why, "witness refused the checkpoint; retrying with backoff")
+            error!(witness = %url, old, size, answer = %why, "witness refused the checkpoint (unknown log? key not added?); retrying with backoff")
         }
         Trouble::Ahead { witness, ours } => error!(
             witness = %url, witness_size = witness, size = ours,
