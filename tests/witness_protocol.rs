@@ -159,6 +159,27 @@ async fn scenario(db: &str) {
         assert!(m.body.contains(&line), "{line:?} not in:\n{}", m.body);
     }
 
+    // The fork and the unproven checkpoints (all signed by the gateway's key) were kept as
+    // evidence; the 403s were not. The fork row holds two signed roots for one size.
+    let out = run(Command::new(bin()).args(["witness", "conflicts", "--db", db]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let reasons: Vec<&str> = rows.iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons.iter().filter(|r| **r == "fork").count(), 1, "{reasons:?}");
+    assert_eq!(reasons.iter().filter(|r| **r == "bad_proof").count(), 3, "{reasons:?}");
+    let fork_row = rows.iter().find(|r| r["reason"] == "fork").unwrap();
+    let refused = request::parse(fork_row["request"].as_str().unwrap().as_bytes()).unwrap();
+    let gw_key = GatewayKey::from_seed([21; 32]).public();
+    refused.note.verify_ed25519(&origin, &gw_key).expect("the fork is signed by the gateway");
+    let kept = SignedNote::parse(fork_row["cosigned_note"].as_str().unwrap()).unwrap();
+    kept.verify_ed25519(&origin, &gw_key).expect("the cosigned checkpoint is signed too");
+    assert_eq!(kept.text, log2.text(s2));
+    assert_eq!(refused.checkpoint.size, s2);
+    assert_ne!(refused.note.text, kept.text, "two different signed checkpoints of size {s2}");
+
     // A restart keeps the state: asking with old size 0 tells the latest size.
     let status = w.stop();
     assert!(status.success(), "witness stopped with {status}");

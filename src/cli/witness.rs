@@ -1,5 +1,6 @@
 //! `edgeproof witness …`: run the reviewer side's C2SP witness (`serve`), tell it about a
-//! gateway log (`add-log`), list what it knows (`list`), print its verifier key (`vkey`).
+//! gateway log (`add-log`), list what it knows (`list`), show the evidence of misbehaviour it
+//! kept (`conflicts`), print its verifier key (`vkey`).
 //! See `edgeproof::witness` for the protocol and its guarantees.
 
 use std::net::SocketAddr;
@@ -54,6 +55,17 @@ pub enum WitnessCommand {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Print the evidence of misbehaviour the witness kept, as JSON lines: checkpoints signed
+    /// by a log's key that forked from what it cosigned (`fork`: two signed roots for one
+    /// size) or could not prove consistency with it (`bad_proof`), each with the cosigned
+    /// tree and the whole refused request. Exit 0 none, 1 some, 2 could not read.
+    Conflicts {
+        #[command(flatten)]
+        db: DbArg,
+        /// Only this log.
+        #[arg(long)]
+        origin: Option<String>,
+    },
     /// Print the witness's verifier key (C2SP vkey, type 0x04): give it to reviewers for
     /// `edgeproof verify --witness-key FILE`.
     Vkey {
@@ -107,6 +119,9 @@ pub fn run(command: WitnessCommand) -> ExitCode {
             super::runtime().block_on(add_log(&db.db, &origin, &public_key))
         }
         WitnessCommand::List { db } => super::runtime().block_on(list(&db.db)),
+        WitnessCommand::Conflicts { db, origin } => {
+            super::runtime().block_on(conflicts(&db.db, origin.as_deref()))
+        }
         WitnessCommand::Serve { db, identity, listen, tls_cert, tls_key } => {
             super::runtime().block_on(serve(&db.db, &identity, listen, tls_cert, tls_key))
         }
@@ -156,6 +171,23 @@ async fn list(db: &str) -> ExitCode {
                 println!("{}\tsize {}\tkey {}", l.origin, l.state.size, l.key.fingerprint());
             }
             ExitCode::SUCCESS
+        }
+        Err(e) => cannot(&e.into()),
+    }
+}
+
+async fn conflicts(db: &str, origin: Option<&str>) -> ExitCode {
+    let found = async { Store::open(db).await?.conflicts(origin).await };
+    match found.await {
+        Ok(found) if found.is_empty() => ExitCode::SUCCESS,
+        Ok(found) => {
+            for c in &found {
+                match serde_json::to_string(c) {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => return cannot(&e.into()),
+                }
+            }
+            ExitCode::from(super::EXIT_NEGATIVE)
         }
         Err(e) => cannot(&e.into()),
     }

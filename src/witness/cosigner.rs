@@ -11,7 +11,7 @@ use crate::evidence::keys::GatewayKey;
 use super::decide::{authenticate, decide, Outcome, Refusal};
 use super::metrics::WitnessMetrics;
 use super::request::{self, AddCheckpoint};
-use super::store::Store;
+use super::store::{unix_now, Conflict, Store, StoredLog};
 
 /// Content type of a 409 answer (tlog-witness).
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
@@ -102,11 +102,14 @@ impl Cosigner {
                 }
             }
             let advance = match decide(&log.state, &req) {
-                Outcome::Refuse(r) => return (refuse(&req, &r, log.state.size), r.label()),
+                Outcome::Refuse(r) => {
+                    self.keep_conflict(&req, &r, &log, body).await;
+                    return (refuse(&req, &r, log.state.size), r.label());
+                }
                 Outcome::Cosign { advance } => advance,
             };
             if let Some(new) = advance {
-                match self.store.advance(origin, &log.state, &new, &req.note.text).await {
+                match self.store.advance(origin, &log.state, &new, &req.note.to_text()).await {
                     Ok(true) => {}
                     Ok(false) => {
                         self.metrics.race();
@@ -130,6 +133,34 @@ impl Cosigner {
             "witness: gave up on checkpoint {size} of {origin} after {MAX_ATTEMPTS} lost races"
         );
         (Answer::text(503, "busy: the log's state kept changing; retry\n"), "contention")
+    }
+
+    /// Keeps a fork or an unproven checkpoint — signed by the log's key, so evidence against
+    /// it — in the conflicts table. Failing to keep it does not change the answer.
+    async fn keep_conflict(&self, req: &AddCheckpoint, r: &Refusal, log: &StoredLog, body: &[u8]) {
+        if !matches!(r, Refusal::Fork { .. } | Refusal::Proof { .. }) {
+            return;
+        }
+        let origin = &req.checkpoint.origin;
+        let conflict = Conflict {
+            origin: origin.clone(),
+            received_at: unix_now(),
+            reason: r.label().into(),
+            cosigned_size: log.state.size,
+            cosigned_root: log.state.root.to_base64(),
+            cosigned_note: log.note.clone(),
+            old_size: req.old_size,
+            size: req.checkpoint.size,
+            root: req.checkpoint.root.to_base64(),
+            request: String::from_utf8_lossy(body).into_owned(),
+        };
+        match self.store.record_conflict(&conflict).await {
+            Ok(true) => warn!(origin = %origin, size = req.checkpoint.size, reason = r.label(),
+                "witness: kept conflicting checkpoint {} of {origin} as evidence (witness conflicts)",
+                req.checkpoint.size),
+            Ok(false) => {}
+            Err(e) => error!(origin = %origin, "witness: cannot keep a conflict of {origin}: {e}"),
+        }
     }
 }
 

@@ -17,8 +17,17 @@
 //! | `public_key` | the log's Ed25519 key, standard base64 of the 32 bytes |
 //! | `size` | the latest cosigned tree size; 0 before the first cosignature |
 //! | `root` | its root, standard base64; the empty tree's root before the first cosignature |
-//! | `note` | the checkpoint note text (without signatures) cosigned last, NULL before |
+//! | `note` | the signed checkpoint note cosigned last, as submitted (the log's signature included), NULL before |
 //! | `added_at`, `updated_at` | Unix seconds |
+//!
+//! `witness_conflicts` keeps evidence of misbehaviour (tlog-witness: a witness "MAY log the
+//! request even if the consistency proof doesn't verify … as it might be proof of log
+//! misbehavior"): each refused request whose checkpoint carried a valid signature of the log's
+//! key but forked from what was cosigned (`reason` = `fork`, same size, another root) or did
+//! not prove consistency with it (`bad_proof`), with the cosigned tree and note it conflicts
+//! with, and the whole request body. A `fork` row holds two checkpoints of one size with
+//! different roots, both signed by the gateway: proof that its log was rewritten. At most
+//! [`MAX_CONFLICTS_PER_LOG`] rows per log.
 //!
 //! Changing the schema means a new entry in [`MIGRATIONS`], never an edit of an old one.
 
@@ -32,7 +41,8 @@ use super::decide::TreeState;
 
 /// Schema versions, in order; entry *i* takes the schema from version *i* to *i + 1*. The SQL
 /// is the common subset of SQLite and PostgreSQL.
-pub const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS witness_logs (
+pub const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS witness_logs (
     origin TEXT PRIMARY KEY,
     public_key TEXT NOT NULL,
     size BIGINT NOT NULL,
@@ -40,7 +50,25 @@ pub const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS witness_logs (
     note TEXT,
     added_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
-)"];
+)",
+    "CREATE TABLE IF NOT EXISTS witness_conflicts (
+    origin TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    cosigned_size BIGINT NOT NULL,
+    cosigned_root TEXT NOT NULL,
+    cosigned_note TEXT,
+    old_size BIGINT NOT NULL,
+    size BIGINT NOT NULL,
+    root TEXT NOT NULL,
+    request TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS witness_conflicts_origin ON witness_conflicts (origin, received_at)",
+];
+
+/// Conflicts kept per log; later ones are only logged (the table cannot be grown without
+/// bound by whoever holds one gateway's key).
+pub const MAX_CONFLICTS_PER_LOG: i64 = 100;
 
 /// What went wrong with the witness's database.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +124,33 @@ pub struct StoredLog {
     pub key: PublicKey,
     /// The latest cosigned tree.
     pub state: TreeState,
+    /// Its signed checkpoint note, as submitted; `None` before the first cosignature.
+    pub note: Option<String>,
+}
+
+/// A refused request that is evidence against the log (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Conflict {
+    /// The log.
+    pub origin: String,
+    /// When the witness received it (Unix seconds).
+    pub received_at: i64,
+    /// `fork` or `bad_proof`.
+    pub reason: String,
+    /// The tree the witness had cosigned.
+    pub cosigned_size: u64,
+    /// Its root, base64.
+    pub cosigned_root: String,
+    /// Its signed note, as submitted.
+    pub cosigned_note: Option<String>,
+    /// The request's old size.
+    pub old_size: u64,
+    /// The refused checkpoint's size.
+    pub size: u64,
+    /// Its root, base64.
+    pub root: String,
+    /// The whole request body (proof lines and the signed checkpoint).
+    pub request: String,
 }
 
 /// What `add-log` did.
@@ -154,7 +209,23 @@ impl Store {
         }
     }
 
-    /// Moves `origin` from exactly `from` to `to` (recording the cosigned `note` text).
+    /// Keeps `conflict`; `Ok(false)` when its log already has [`MAX_CONFLICTS_PER_LOG`].
+    pub async fn record_conflict(&self, conflict: &Conflict) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.record_conflict(conflict).await,
+            Store::Postgres(s) => s.record_conflict(conflict).await,
+        }
+    }
+
+    /// The conflicts kept, oldest first, for one log or all.
+    pub async fn conflicts(&self, origin: Option<&str>) -> Result<Vec<Conflict>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.conflicts(origin).await,
+            Store::Postgres(s) => s.conflicts(origin).await,
+        }
+    }
+
+    /// Moves `origin` from exactly `from` to `to` (recording the signed `note` cosigned).
     /// `Ok(false)`: the stored state was no longer `from` — someone else moved it first —
     /// and nothing was written.
     pub async fn advance(
@@ -184,14 +255,53 @@ fn sql_size(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
 }
 
+/// The SQL columns of a conflict, in the order [`conflict_row`] takes them.
+const CONFLICT_COLUMNS: &str = "origin, received_at, reason, cosigned_size, cosigned_root, \
+     cosigned_note, old_size, size, root, request";
+
+/// Builds a [`Conflict`] from its columns (sizes as stored).
+#[allow(clippy::too_many_arguments)]
+fn conflict_row(
+    origin: String,
+    received_at: i64,
+    reason: String,
+    cosigned_size: i64,
+    cosigned_root: String,
+    cosigned_note: Option<String>,
+    old_size: i64,
+    size: i64,
+    root: String,
+    request: String,
+) -> Conflict {
+    let size_of = |v: i64| u64::try_from(v).unwrap_or(0);
+    Conflict {
+        origin,
+        received_at,
+        reason,
+        cosigned_size: size_of(cosigned_size),
+        cosigned_root,
+        cosigned_note,
+        old_size: size_of(old_size),
+        size: size_of(size),
+        root,
+        request,
+    }
+}
+
 /// Builds a [`StoredLog`] from a row's columns.
-fn decode_row(origin: String, key: &str, size: i64, root: &str) -> Result<StoredLog, StoreError> {
+fn decode_row(
+    origin: String,
+    key: &str,
+    size: i64,
+    root: &str,
+    note: Option<String>,
+) -> Result<StoredLog, StoreError> {
     let corrupt = |what: String| StoreError::Corrupt { origin: origin.clone(), what };
     let key = PublicKey::parse(key, "public_key").map_err(|e| corrupt(e.to_string()))?;
     let size = u64::try_from(size).map_err(|_| corrupt(format!("size {size} is negative")))?;
     let root = Hash::from_base64(root)
         .ok_or_else(|| corrupt(format!("root {root:?} is not base64 of 32 bytes")))?;
-    Ok(StoredLog { origin, key, state: TreeState { size, root } })
+    Ok(StoredLog { origin, key, state: TreeState { size, root }, note })
 }
 
 /// `AlreadyPresent` when `stored` (base64) is `key`, else the mismatch error.

@@ -13,7 +13,10 @@ use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 use tracing::warn;
 
-use super::{decode_row, same_key, sql_size, AddedLog, StoreError, StoredLog, MIGRATIONS};
+use super::{
+    conflict_row, decode_row, same_key, sql_size, AddedLog, Conflict, StoreError, StoredLog,
+    CONFLICT_COLUMNS, MAX_CONFLICTS_PER_LOG, MIGRATIONS,
+};
 use crate::evidence::keys::PublicKey;
 use crate::witness::decide::TreeState;
 
@@ -77,12 +80,12 @@ impl PgStore {
             .client()
             .await?
             .query_opt(
-                "SELECT public_key, size, root FROM witness_logs WHERE origin = $1",
+                "SELECT public_key, size, root, note FROM witness_logs WHERE origin = $1",
                 &[&origin],
             )
             .await
             .map_err(pg)?;
-        row.map(|r| decode_row(origin.into(), r.get(0), r.get(1), r.get(2))).transpose()
+        row.map(|r| decode_row(origin.into(), r.get(0), r.get(1), r.get(2), r.get(3))).transpose()
     }
 
     /// See [`super::Store::logs`].
@@ -90,10 +93,71 @@ impl PgStore {
         let rows = self
             .client()
             .await?
-            .query("SELECT origin, public_key, size, root FROM witness_logs ORDER BY origin", &[])
+            .query(
+                "SELECT origin, public_key, size, root, note FROM witness_logs ORDER BY origin",
+                &[],
+            )
             .await
             .map_err(pg)?;
-        rows.iter().map(|r| decode_row(r.get(0), r.get(1), r.get(2), r.get(3))).collect()
+        rows.iter().map(|r| decode_row(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect()
+    }
+
+    /// See [`super::Store::record_conflict`].
+    pub async fn record_conflict(&self, c: &Conflict) -> Result<bool, StoreError> {
+        let sql = format!(
+            "INSERT INTO witness_conflicts ({CONFLICT_COLUMNS})
+             SELECT $1::text, $2::bigint, $3::text, $4::bigint, $5::text, $6::text, $7::bigint,
+                    $8::bigint, $9::text, $10::text
+             WHERE (SELECT COUNT(*) FROM witness_conflicts WHERE origin = $1) < $11"
+        );
+        let n = self
+            .client()
+            .await?
+            .execute(
+                &sql,
+                &[
+                    &c.origin,
+                    &c.received_at,
+                    &c.reason,
+                    &sql_size(c.cosigned_size),
+                    &c.cosigned_root,
+                    &c.cosigned_note,
+                    &sql_size(c.old_size),
+                    &sql_size(c.size),
+                    &c.root,
+                    &c.request,
+                    &MAX_CONFLICTS_PER_LOG,
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(n == 1)
+    }
+
+    /// See [`super::Store::conflicts`].
+    pub async fn conflicts(&self, origin: Option<&str>) -> Result<Vec<Conflict>, StoreError> {
+        let sql = format!(
+            "SELECT {CONFLICT_COLUMNS} FROM witness_conflicts
+             WHERE $1::text IS NULL OR origin = $1 ORDER BY received_at, size, old_size"
+        );
+        let rows = self.client().await?.query(&sql, &[&origin]).await.map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                conflict_row(
+                    r.get(0),
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                    r.get(7),
+                    r.get(8),
+                    r.get(9),
+                )
+            })
+            .collect())
     }
 
     /// See [`super::Store::advance`].

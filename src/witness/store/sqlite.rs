@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{decode_row, same_key, sql_size, AddedLog, StoreError, StoredLog, MIGRATIONS};
+use super::{
+    conflict_row, decode_row, same_key, sql_size, AddedLog, Conflict, StoreError, StoredLog,
+    CONFLICT_COLUMNS, MAX_CONFLICTS_PER_LOG, MIGRATIONS,
+};
 use crate::evidence::keys::PublicKey;
 use crate::witness::decide::TreeState;
 
@@ -73,12 +76,21 @@ impl SqliteStore {
         blocking(&self.path, move || {
             let row = lock(&conn)
                 .query_row(
-                    "SELECT public_key, size, root FROM witness_logs WHERE origin = ?1",
+                    "SELECT public_key, size, root, note FROM witness_logs WHERE origin = ?1",
                     [&origin],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)),
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                        ))
+                    },
                 )
                 .optional()?;
-            Ok(row.map(|(key, size, root)| decode_row(origin, &key, size, &root)).transpose())
+            Ok(row
+                .map(|(key, size, root, note)| decode_row(origin, &key, size, &root, note))
+                .transpose())
         })
         .await?
     }
@@ -89,14 +101,20 @@ impl SqliteStore {
         blocking(&self.path, move || {
             let conn = lock(&conn);
             let mut stmt = conn.prepare(
-                "SELECT origin, public_key, size, root FROM witness_logs ORDER BY origin",
+                "SELECT origin, public_key, size, root, note FROM witness_logs ORDER BY origin",
             )?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, i64>(2)?, r.get(3)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                    ))
                 })?
-                .collect::<Result<Vec<(String, String, i64, String)>, _>>()?;
-            Ok(rows.into_iter().map(|(o, k, s, r)| decode_row(o, &k, s, &r)).collect())
+                .collect::<Result<Vec<(String, String, i64, String, Option<String>)>, _>>()?;
+            Ok(rows.into_iter().map(|(o, k, s, r, n)| decode_row(o, &k, s, &r, n)).collect())
         })
         .await?
     }
@@ -128,6 +146,70 @@ impl SqliteStore {
                 ],
             )?;
             Ok(Ok(changed == 1))
+        })
+        .await?
+    }
+}
+
+impl SqliteStore {
+    /// See [`super::Store::record_conflict`].
+    pub async fn record_conflict(&self, c: &Conflict) -> Result<bool, StoreError> {
+        let c = c.clone();
+        let conn = Arc::clone(&self.conn);
+        blocking(&self.path, move || {
+            let sql = format!(
+                "INSERT INTO witness_conflicts ({CONFLICT_COLUMNS})
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+                 WHERE (SELECT COUNT(*) FROM witness_conflicts WHERE origin = ?1) < ?11"
+            );
+            let n = lock(&conn).execute(
+                &sql,
+                params![
+                    c.origin,
+                    c.received_at,
+                    c.reason,
+                    sql_size(c.cosigned_size),
+                    c.cosigned_root,
+                    c.cosigned_note,
+                    sql_size(c.old_size),
+                    sql_size(c.size),
+                    c.root,
+                    c.request,
+                    MAX_CONFLICTS_PER_LOG
+                ],
+            )?;
+            Ok(Ok(n == 1))
+        })
+        .await?
+    }
+
+    /// See [`super::Store::conflicts`].
+    pub async fn conflicts(&self, origin: Option<&str>) -> Result<Vec<Conflict>, StoreError> {
+        let origin = origin.map(str::to_string);
+        let conn = Arc::clone(&self.conn);
+        blocking(&self.path, move || {
+            let conn = lock(&conn);
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {CONFLICT_COLUMNS} FROM witness_conflicts
+                 WHERE ?1 IS NULL OR origin = ?1 ORDER BY received_at, size, old_size"
+            ))?;
+            let rows = stmt
+                .query_map([&origin], |r| {
+                    Ok(conflict_row(
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Ok(rows))
         })
         .await?
     }
@@ -198,5 +280,68 @@ mod tests {
         let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(store.log("o").await.unwrap().unwrap().state, a);
         assert_eq!(store.logs().await.unwrap().len(), 1);
+    }
+
+    fn conflict(n: u64) -> Conflict {
+        Conflict {
+            origin: "o".into(),
+            received_at: 1,
+            reason: "fork".into(),
+            cosigned_size: 5,
+            cosigned_root: leaf_hash(b"a").to_base64(),
+            cosigned_note: Some("note".into()),
+            old_size: 5,
+            size: n,
+            root: leaf_hash(b"b").to_base64(),
+            request: "old 5\n\n…".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn conflicts_are_kept_up_to_the_cap_per_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("w.sqlite3").display().to_string()).await.unwrap();
+        for n in 0..MAX_CONFLICTS_PER_LOG as u64 {
+            assert!(store.record_conflict(&conflict(n)).await.unwrap(), "conflict {n}");
+        }
+        assert!(!store.record_conflict(&conflict(1000)).await.unwrap(), "cap exceeded");
+        let mut other = conflict(1);
+        other.origin = "p".into();
+        assert!(store.record_conflict(&other).await.unwrap(), "the cap is per log");
+        let kept = store.conflicts(Some("o")).await.unwrap();
+        assert_eq!(kept.len() as i64, MAX_CONFLICTS_PER_LOG);
+        assert_eq!(kept[3], conflict(3));
+        assert_eq!(store.conflicts(None).await.unwrap().len() as i64, MAX_CONFLICTS_PER_LOG + 1);
+    }
+
+    #[tokio::test]
+    async fn a_version_1_database_is_migrated_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.sqlite3").display().to_string();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE witness_schema (version BIGINT NOT NULL);
+                 INSERT INTO witness_schema VALUES (1);
+                 INSERT INTO witness_logs VALUES ('o', 'k', 0, 'r', NULL, 0, 0);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert!(store.record_conflict(&conflict(1)).await.unwrap());
+        let conn = lock(&store.conn);
+        let versions: Vec<i64> = conn
+            .prepare("SELECT version FROM witness_schema ORDER BY version")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(versions, vec![1, 2]);
+        let origin: String =
+            conn.query_row("SELECT origin FROM witness_logs", [], |r| r.get(0)).unwrap();
+        assert_eq!(origin, "o", "the old rows are kept");
     }
 }
