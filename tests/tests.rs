@@ -10,6 +10,7 @@ mod doctor;
 mod evidence_run;
 mod evidence_verify;
 mod faults_devices;
+mod faults_disk;
 mod faults_flapping;
 mod faults_sigkill;
 mod journal_bound;

@@ -32,7 +32,7 @@ use crate::evidence::record::{
     Body, ConfigChange, Device, DeviceChange, Shutdown, Stamp, Totals, Usage,
 };
 use crate::evidence::usage::UsageBook;
-use crate::journal::{CountersSnapshot, JournalCounters, JournalHandle};
+use crate::journal::{CountersSnapshot, JournalCounters, JournalError, JournalHandle};
 use crate::model::now_ms;
 use crate::publish::CheckpointNote;
 
@@ -44,6 +44,14 @@ const MAX_GRACE: Duration = Duration::from_secs(5);
 
 /// How often `endpoint_local` is looked up again (names may resolve differently).
 const ENDPOINT_REFRESH: Duration = Duration::from_secs(3600);
+
+/// Tries at storing one record before it is given up (see `store_retrying`): with pauses
+/// of 0.5, 1, 2, 4 s and then 8 s, about 50 s in all.
+const STORE_ATTEMPTS: u32 = 10;
+/// The first pause between tries.
+const STORE_RETRY_FIRST: Duration = Duration::from_millis(500);
+/// The longest pause between tries.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(8);
 
 /// The pipeline counters at one moment, to take interval deltas from.
 #[derive(Debug, Clone, Copy, Default)]
@@ -392,11 +400,31 @@ impl Recorder {
         let t = clock::now();
         let prepared = self.chain.prepare(&self.key, t, body)?;
         let seq = prepared.record.record.seq;
-        self.journal.append_evidence(seq, prepared.canonical.clone()).await?;
+        self.store_retrying(seq, &prepared.canonical).await?;
         self.chain.commit(&prepared)?;
         self.last = Some(LastRecord { seq, typ, wall_ms: t.wall_ms });
         self.appended.send_replace(self.chain.next_seq());
         Ok(())
+    }
+
+    /// Stores record `seq`, retrying a failed SQLite write (a full or failing disk; the
+    /// journal makes room on a full disk by dropping telemetry) with growing pauses for
+    /// about a minute before the record is given up.
+    async fn store_retrying(&mut self, seq: u64, canonical: &[u8]) -> Result<(), RecorderError> {
+        let mut pause = STORE_RETRY_FIRST;
+        let mut attempt = 1;
+        loop {
+            match self.journal.append_evidence(seq, canonical.to_vec()).await {
+                Ok(()) => return Ok(()),
+                Err(e @ JournalError::Sqlite { .. }) if attempt < STORE_ATTEMPTS => {
+                    warn!(seq, attempt, error = %e, ?pause, "evidence record could not be stored yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(STORE_RETRY_MAX);
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn checkpoint_logged(&mut self) {
