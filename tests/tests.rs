@@ -12,6 +12,7 @@ mod evidence_verify;
 mod faults_devices;
 mod faults_disk;
 mod faults_flapping;
+mod faults_memory;
 mod faults_sigkill;
 mod journal_bound;
 mod metrics_endpoint;
