@@ -9,6 +9,7 @@ mod demo;
 mod doctor;
 mod evidence_run;
 mod evidence_verify;
+mod faults_clock;
 mod faults_devices;
 mod faults_disk;
 mod faults_flapping;

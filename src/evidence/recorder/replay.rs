@@ -87,7 +87,7 @@ impl LogState {
             Body::Device(d) => {
                 self.fingerprints.insert(d.id.clone(), d.fingerprint);
             }
-            Body::Usage(_) | Body::Anchor(_) | Body::Shutdown(_) => {}
+            Body::Usage(_) | Body::Anchor(_) | Body::Shutdown(_) | Body::Clock(_) => {}
         }
         Ok(())
     }

@@ -29,7 +29,7 @@ use crate::evidence::chain::Chain;
 use crate::evidence::keys::GatewayKey;
 use crate::evidence::merkle::Hash;
 use crate::evidence::record::{
-    Body, ConfigChange, Device, DeviceChange, Shutdown, Stamp, Totals, Usage,
+    Body, ClockStep, ConfigChange, Device, DeviceChange, Shutdown, Stamp, Totals, Usage,
 };
 use crate::evidence::usage::UsageBook;
 use crate::journal::{CountersSnapshot, JournalCounters, JournalError, JournalHandle};
@@ -126,6 +126,8 @@ pub struct Recorder {
     last_checkpoint: u64,
     /// The last record stored.
     last: Option<LastRecord>,
+    /// The stamp of the last record stored in this run, for the clock watch.
+    clock_ref: Option<Stamp>,
     /// Config hash and declared device ids last recorded.
     config_hash: Hash,
     declared: BTreeSet<String>,
@@ -193,6 +195,7 @@ impl Recorder {
             checkpoint_interval: cfg.evidence.checkpoint_interval,
             grace: MAX_GRACE.min(Duration::from_millis(interval_ms / 4)),
             interval_start: start,
+            clock_ref: None,
             interval_base: Baseline::of(&snapshot),
             run_base: Baseline::of(&snapshot),
             recorded: state.fingerprints.clone(),
@@ -265,6 +268,7 @@ impl Recorder {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep(close_in) => self.close_interval(false).await,
+                _ = tokio::time::sleep(clock::WATCH_EVERY) => self.watch_clock().await,
                 _ = tokio::time::sleep_until(next_checkpoint) => {
                     self.checkpoint_logged().await;
                     next_checkpoint = Instant::now() + self.checkpoint_interval;
@@ -317,6 +321,7 @@ impl Recorder {
 
     /// Closes the interval being collected; `last` at a stop (ends now, not at the boundary).
     async fn close_interval(&mut self, last: bool) {
+        self.watch_clock().await;
         let now = clock::now();
         let split = self.book.split_ms();
         let end = if last && now.wall_ms < split { now } else { clock::at_wall(now, split) };
@@ -395,7 +400,29 @@ impl Recorder {
         }
     }
 
+    /// Records a wall-clock step since the last record (NTP, an operator, an RTC reset) in a
+    /// `clock` record, so the step is explained in the log rather than found by `verify`,
+    /// and moves the interval being collected onto the new clock.
+    async fn watch_clock(&mut self) {
+        let Some(from) = self.clock_ref else { return };
+        let now = clock::now();
+        let Some(step_ms) = clock::step(from, now) else { return };
+        warn!(
+            step_ms,
+            since_seq = self.last.as_ref().map(|l| l.seq),
+            "the wall clock was stepped while running; recording it in the evidence log"
+        );
+        if self.append_logged(Body::Clock(ClockStep { step_ms })).await {
+            let start = i64::try_from(self.interval_start.wall_ms).unwrap_or(i64::MAX);
+            self.interval_start.wall_ms = u64::try_from(start.saturating_add(step_ms)).unwrap_or(0);
+            self.book.restart_grid(now.wall_ms);
+        }
+    }
+
     async fn append(&mut self, body: Body) -> Result<(), RecorderError> {
+        if !matches!(body, Body::Clock(_)) {
+            Box::pin(self.watch_clock()).await;
+        }
         let typ = body.typ();
         let t = clock::now();
         let prepared = self.chain.prepare(&self.key, t, body)?;
@@ -403,6 +430,7 @@ impl Recorder {
         self.store_retrying(seq, &prepared.canonical).await?;
         self.chain.commit(&prepared)?;
         self.last = Some(LastRecord { seq, typ, wall_ms: t.wall_ms });
+        self.clock_ref = Some(t);
         self.appended.send_replace(self.chain.next_seq());
         Ok(())
     }
