@@ -52,7 +52,8 @@ pub enum RecordError {
     Canonical(#[from] CanonicalError),
 }
 
-/// The record types of EVIDENCE.md. The list is closed in v1.
+/// The record types of EVIDENCE.md. The list is closed in v1 (`clock` joined it before the
+/// first release).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordType {
@@ -70,6 +71,8 @@ pub enum RecordType {
     Anchor,
     /// The agent stopped cleanly.
     Shutdown,
+    /// The wall clock was stepped while the agent ran.
+    Clock,
 }
 
 impl RecordType {
@@ -83,6 +86,7 @@ impl RecordType {
             RecordType::Config => "config",
             RecordType::Anchor => "anchor",
             RecordType::Shutdown => "shutdown",
+            RecordType::Clock => "clock",
         }
     }
 }
@@ -158,6 +162,8 @@ pub enum Body {
     Anchor(Anchor),
     /// `shutdown`.
     Shutdown(Shutdown),
+    /// `clock`.
+    Clock(ClockStep),
 }
 
 impl Body {
@@ -171,6 +177,7 @@ impl Body {
             Body::Config(_) => RecordType::Config,
             Body::Anchor(_) => RecordType::Anchor,
             Body::Shutdown(_) => RecordType::Shutdown,
+            Body::Clock(_) => RecordType::Clock,
         }
     }
 
@@ -183,6 +190,7 @@ impl Body {
             Body::Config(b) => serde_json::to_value(b),
             Body::Anchor(b) => serde_json::to_value(b),
             Body::Shutdown(b) => serde_json::to_value(b),
+            Body::Clock(b) => serde_json::to_value(b),
         }
     }
 
@@ -195,6 +203,7 @@ impl Body {
             RecordType::Config => Body::Config(serde_json::from_value(v)?),
             RecordType::Anchor => Body::Anchor(serde_json::from_value(v)?),
             RecordType::Shutdown => Body::Shutdown(serde_json::from_value(v)?),
+            RecordType::Clock => Body::Clock(serde_json::from_value(v)?),
         })
     }
 }
@@ -435,6 +444,17 @@ pub struct Shutdown {
     pub reason: String,
     /// Pipeline counters since this start.
     pub totals: Totals,
+}
+
+/// `clock`: the agent saw the wall clock move unlike CLOCK_BOOTTIME since its previous
+/// record (NTP stepping it, an operator, an RTC reset). Written before any record stamped
+/// after the step, so the step falls between this record and the one before it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockStep {
+    /// Wall-clock ms minus monotonic ms elapsed since the previous record: how far the wall
+    /// clock was stepped (negative: back).
+    pub step_ms: i64,
 }
 
 /// The top level on the wire, for reading.

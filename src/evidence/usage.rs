@@ -365,6 +365,12 @@ impl UsageBook {
             .collect()
     }
 
+    /// After a wall-clock step: the interval being collected ends at the first grid boundary
+    /// after `now_ms` on the new clock.
+    pub fn restart_grid(&self, now_ms: u64) {
+        *lock(&self.split_ms) = next_boundary(now_ms, self.interval_ms);
+    }
+
     /// Closes the interval ending at the split: returns every device's usage in it (config
     /// order; `endpoint_local` left `false` for the caller to fill), makes *next* current and
     /// moves the split one interval on (to the first grid boundary after `now_ms` if the

@@ -626,7 +626,21 @@ impl Run<'_> {
             } else {
                 let slack = i128::from(self.opts.time_tolerance_ms)
                     + dm * i128::from(self.opts.drift_ppm) / 1_000_000;
-                if (dw - dm).abs() > slack {
+                let recorded = match &r.body {
+                    Body::Clock(c) => Some(i128::from(c.step_ms)),
+                    _ => None,
+                };
+                if let Some(step) = recorded.filter(|s| (dw - dm - s).abs() <= slack) {
+                    // A step the agent saw and recorded: an anomaly to report, not tampering.
+                    self.f.note(
+                        Time,
+                        format!(
+                            "seq {seq}: the wall clock was stepped {step} ms since seq {} \
+                             (recorded by the agent in a clock record)",
+                            p.seq
+                        ),
+                    );
+                } else if (dw - dm).abs() > slack {
                     self.f.seq(
                         Time,
                         seq,

@@ -7,6 +7,7 @@
 use rusqlite::{OptionalExtension, TransactionBehavior};
 
 use super::bound;
+use super::disk;
 use super::error::JournalError;
 use super::store::Journal;
 
@@ -24,6 +25,18 @@ impl Journal {
     /// than the last record's (0 for the first). Telemetry is dropped, oldest first, if
     /// the record pushes the journal past its bound.
     pub fn append_evidence(&mut self, seq: u64, payload: &[u8]) -> Result<(), JournalError> {
+        match self.append_evidence_once(seq, payload) {
+            // Evidence is never dropped: on a full disk, telemetry makes room for it.
+            Err(JournalError::Sqlite { source, .. }) if disk::is_disk_full(&source) => {
+                self.make_room_after_disk_full(payload.len() as u64)?;
+                self.append_evidence_once(seq, payload)
+            }
+            other => other,
+        }
+    }
+
+    fn append_evidence_once(&mut self, seq: u64, payload: &[u8]) -> Result<(), JournalError> {
+        let bound = self.bound_now();
         let path = &self.path;
         let sqlite =
             |source| JournalError::Sqlite { path: path.clone(), op: "append evidence", source };
@@ -45,7 +58,7 @@ impl Journal {
         tx.prepare_cached("INSERT INTO evidence (seq, payload) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute((seq_i64, payload)))
             .map_err(sqlite)?;
-        let evicted = bound::evict_to(&tx, self.page_size, self.max_bytes).map_err(sqlite)?;
+        let evicted = bound::evict_to(&tx, self.page_size, bound).map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
         self.forget_evicted(evicted);
         Ok(())

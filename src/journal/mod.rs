@@ -79,6 +79,26 @@
 //! `auto_vacuum=INCREMENTAL` costs its pointer-map pages (one per ~800 pages) and, measured,
 //! no ingest rate beyond noise against `NONE`.
 //!
+//! # Disk full
+//!
+//! The journal never takes the last free space of its file system (`disk.rs`). Before each
+//! change it asks the file system (`statvfs`) what is left, and the bound in force is the
+//! lower of `max_bytes` and *the main file's current size plus the free space beyond a
+//! 6 MiB reserve* (room for the WAL to reach its checkpoint size and for one transaction).
+//! So on a filling disk the journal stops growing, keeps reusing the pages it already
+//! holds, and drops the oldest telemetry exactly as under `max_bytes` (same counters).
+//! Evidence is never dropped. A "disk full" episode is logged once when the disk first
+//! forces a drop, and once when the file system has twice the reserve free again; the
+//! bound rises back to `max_bytes` by itself as space returns.
+//!
+//! If SQLite still reports `SQLITE_FULL` (another writer took the space between the
+//! measurement and the write), the transaction is rolled back, at least 1 MiB (twice the
+//! incoming size if larger) of the oldest telemetry is dropped in its own transaction, a
+//! checkpoint lets the WAL be reused, and the append — telemetry or evidence — is retried
+//! once. If that fails too, the error goes to the caller: the writer thread keeps the
+//! batches and retries on its timer, and the evidence recorder retries a record for about
+//! 50 s before giving it up.
+//!
 //! # Recovery
 //!
 //! - Open: `PRAGMA quick_check`, then the schema version. SQLite itself replays a committed
@@ -98,6 +118,7 @@
 mod bound;
 mod codec;
 mod counters;
+mod disk;
 mod error;
 mod evidence;
 mod evidence_handle;

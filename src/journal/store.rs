@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use super::bound::{self, Episode, Evicted, ReclaimPolicy};
 use super::codec;
 use super::counters::JournalCounters;
+use super::disk::{self, DiskBound, DiskEpisode};
 use super::error::JournalError;
 use super::recovery;
 use super::schema;
@@ -101,6 +102,9 @@ pub struct Journal {
     samples: u64,
     dropped_total: Evicted,
     pub(super) episode: Episode,
+    /// The disk-full episode and what the file system allowed at the last change.
+    pub(super) disk_episode: DiskEpisode,
+    pub(super) disk_bound: DiskBound,
     pub(super) counters: Arc<JournalCounters>,
     /// Encoded payloads of the batch being appended, reused between appends.
     encoded: Vec<u8>,
@@ -210,6 +214,8 @@ impl Journal {
             samples: samples.max(0) as u64,
             dropped_total,
             episode: Episode::default(),
+            disk_episode: DiskEpisode::default(),
+            disk_bound: DiskBound::default(),
             counters: Arc::new(JournalCounters::default()),
             encoded: Vec::new(),
             spans: Vec::new(),
@@ -254,7 +260,38 @@ impl Journal {
             self.spans.push(start..self.encoded.len());
         }
         let incoming = self.encoded.len() as u64;
+        let evicted = match self.commit_encoded(batches, first, incoming) {
+            Err(JournalError::Sqlite { source, .. }) if disk::is_disk_full(&source) => {
+                // The file system filled faster than measured (another writer took the
+                // space): drop old telemetry to free pages inside the file, and retry once.
+                self.make_room_after_disk_full(incoming)?;
+                self.commit_encoded(batches, first, incoming)?
+            }
+            other => other?,
+        };
 
+        // Committed: from here on nothing may fail, or a caller would append the batches again.
+        let appended_samples: u64 = batches.iter().map(|b| b.samples.len() as u64).sum();
+        self.next_seq = next;
+        self.entries += batches.len() as u64;
+        self.samples += appended_samples;
+        self.counters.appended_entries.fetch_add(batches.len() as u64, Relaxed);
+        self.counters.appended_samples.fetch_add(appended_samples, Relaxed);
+        self.counters.committed_seq.store(next - 1, Relaxed);
+        self.forget_evicted(evicted);
+        Ok((first..next).collect())
+    }
+
+    /// One try at committing the batches encoded in `self.encoded`, as seqs from `first`,
+    /// within the bound in force; returns what the bound evicted.
+    fn commit_encoded(
+        &mut self,
+        batches: &[Batch],
+        first: u64,
+        incoming: u64,
+    ) -> Result<Evicted, JournalError> {
+        let next = first + batches.len() as u64;
+        let bound = self.bound_now();
         let path = &self.path;
         let sqlite = |source| JournalError::Sqlite { path: path.clone(), op: "append", source };
         let tx =
@@ -262,8 +299,7 @@ impl Journal {
         // Make room first (payload bytes are a lower bound on the growth), so the file does
         // not grow past the bound and then shrink; the second pass settles the exact count.
         let mut evicted =
-            bound::evict_to(&tx, self.page_size, self.max_bytes.saturating_sub(incoming))
-                .map_err(sqlite)?;
+            bound::evict_to(&tx, self.page_size, bound.saturating_sub(incoming)).map_err(sqlite)?;
         {
             let mut insert = tx
                 .prepare_cached(
@@ -282,19 +318,9 @@ impl Journal {
             }
         }
         schema::set_meta(&tx, schema::META_NEXT_SEQ, next as i64).map_err(sqlite)?;
-        evicted = evicted + bound::evict_to(&tx, self.page_size, self.max_bytes).map_err(sqlite)?;
+        evicted = evicted + bound::evict_to(&tx, self.page_size, bound).map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
-
-        // Committed: from here on nothing may fail, or a caller would append the batches again.
-        let appended_samples: u64 = batches.iter().map(|b| b.samples.len() as u64).sum();
-        self.next_seq = next;
-        self.entries += batches.len() as u64;
-        self.samples += appended_samples;
-        self.counters.appended_entries.fetch_add(batches.len() as u64, Relaxed);
-        self.counters.appended_samples.fetch_add(appended_samples, Relaxed);
-        self.counters.committed_seq.store(next - 1, Relaxed);
-        self.forget_evicted(evicted);
-        Ok((first..next).collect())
+        Ok(evicted)
     }
 
     /// Up to `limit` entries with seq greater than `after` (all when `None`), oldest first.
@@ -480,7 +506,14 @@ impl Journal {
         match bound::used_bytes(&self.conn, self.page_size) {
             Ok(used) => {
                 c.used_bytes.store(used, Relaxed);
-                self.episode.observe(&self.path, evicted, used, self.max_bytes);
+                // Drops forced by the disk belong to the disk-full episode, not to max_bytes.
+                let DiskBound { bound, available } = self.disk_bound;
+                let (by_max, by_disk) = match bound {
+                    Some(_) => (Evicted::default(), evicted),
+                    None => (evicted, Evicted::default()),
+                };
+                self.episode.observe(&self.path, by_max, used, self.max_bytes);
+                self.disk_episode.observe(&self.path, by_disk, bound, available);
             }
             Err(e) => {
                 tracing::warn!(path = %self.path.display(), error = %e, "cannot measure the journal")

@@ -90,3 +90,25 @@ pub fn assert_every_poll_kept(plant: &Plant, ledger: &Ledger) {
         assert_eq!(got, reads, "{device}: one message per poll cycle served");
     }
 }
+
+/// Scrapes the agent's `/metrics` at `addr` until `cond` holds (returns that scrape) or
+/// `timeout` passes.
+pub async fn wait_metrics(
+    addr: std::net::SocketAddr,
+    what: &str,
+    timeout: std::time::Duration,
+    mut cond: impl FnMut(&super::metrics::Scrape) -> bool,
+) -> super::metrics::Scrape {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let s = super::metrics::scrape(addr).await;
+        if cond(&s) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -45,9 +45,44 @@ pub fn at_wall(now: Stamp, wall_ms: u64) -> Stamp {
     Stamp { wall_ms, mono_ms: now.mono_ms.saturating_sub(back) }
 }
 
+/// Smallest wall-clock step the recorder records: below verify's default tolerance (2 s),
+/// so every step `verify` would flag is explained by a `clock` record.
+pub const STEP_THRESHOLD_MS: i64 = 1000;
+
+/// How often the recorder compares the clocks while it has nothing to write.
+pub const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The wall-clock step between `from` and `now`: wall ms elapsed minus monotonic ms elapsed,
+/// when it exceeds [`STEP_THRESHOLD_MS`] plus 500 ppm of the monotonic time (drift, not a
+/// step).
+pub fn step(from: Stamp, now: Stamp) -> Option<i64> {
+    let dm =
+        i64::try_from(now.mono_ms).unwrap_or(i64::MAX) - i64::try_from(from.mono_ms).unwrap_or(0);
+    let dw =
+        i64::try_from(now.wall_ms).unwrap_or(i64::MAX) - i64::try_from(from.wall_ms).unwrap_or(0);
+    let step = dw.saturating_sub(dm);
+    (step.saturating_abs() > STEP_THRESHOLD_MS + dm.max(0) / 2000).then_some(step)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_are_told_from_drift() {
+        let from = Stamp { wall_ms: 1_000_000, mono_ms: 5_000 };
+        let at = |dw: i64, dm: u64| Stamp { wall_ms: (1_000_000 + dw) as u64, mono_ms: 5_000 + dm };
+        let cases = [
+            ("in step", at(1000, 1000), None),
+            ("half a second off", at(1500, 1000), None),
+            ("stepped back two minutes", at(-119_000, 1000), Some(-120_000)),
+            ("stepped forward ten minutes", at(601_000, 1000), Some(600_000)),
+            ("drift over a day stays drift", at(86_400_000 + 20_000, 86_400_000), None),
+        ];
+        for (case, now, want) in cases {
+            assert_eq!(step(from, now), want, "{case}");
+        }
+    }
 
     #[test]
     fn boottime_counts_at_least_the_time_slept() {

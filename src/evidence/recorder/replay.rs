@@ -95,7 +95,7 @@ impl LogState {
                 let size = self.anchored.entry(a.witness.clone()).or_default();
                 *size = (*size).max(a.size);
             }
-            Body::Usage(_) | Body::Shutdown(_) => {}
+            Body::Usage(_) | Body::Shutdown(_) | Body::Clock(_) => {}
         }
         Ok(())
     }

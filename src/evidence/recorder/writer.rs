@@ -31,10 +31,10 @@ use crate::evidence::chain::Chain;
 use crate::evidence::keys::GatewayKey;
 use crate::evidence::merkle::Hash;
 use crate::evidence::record::{
-    Body, ConfigChange, Device, DeviceChange, Shutdown, Stamp, Totals, Usage,
+    Body, ClockStep, ConfigChange, Device, DeviceChange, Shutdown, Stamp, Totals, Usage,
 };
 use crate::evidence::usage::UsageBook;
-use crate::journal::{CountersSnapshot, JournalCounters, JournalHandle};
+use crate::journal::{CountersSnapshot, JournalCounters, JournalError, JournalHandle};
 use crate::metrics::Metrics;
 use crate::model::now_ms;
 use crate::publish::CheckpointNote;
@@ -47,6 +47,14 @@ const MAX_GRACE: Duration = Duration::from_secs(5);
 
 /// How often `endpoint_local` is looked up again (names may resolve differently).
 const ENDPOINT_REFRESH: Duration = Duration::from_secs(3600);
+
+/// Tries at storing one record before it is given up (see `store_retrying`): with pauses
+/// of 0.5, 1, 2, 4 s and then 8 s, about 50 s in all.
+const STORE_ATTEMPTS: u32 = 10;
+/// The first pause between tries.
+const STORE_RETRY_FIRST: Duration = Duration::from_millis(500);
+/// The longest pause between tries.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(8);
 
 /// The pipeline counters at one moment, to take interval deltas from.
 #[derive(Debug, Clone, Copy, Default)]
@@ -121,6 +129,8 @@ pub struct Recorder {
     last_checkpoint: u64,
     /// The last record stored.
     last: Option<LastRecord>,
+    /// The stamp of the last record stored in this run, for the clock watch.
+    clock_ref: Option<Stamp>,
     /// Config hash and declared device ids last recorded.
     config_hash: Hash,
     declared: BTreeSet<String>,
@@ -190,6 +200,7 @@ impl Recorder {
             checkpoint_interval: cfg.evidence.checkpoint_interval,
             grace: MAX_GRACE.min(Duration::from_millis(interval_ms / 4)),
             interval_start: start,
+            clock_ref: None,
             interval_base: Baseline::of(&snapshot),
             run_base: Baseline::of(&snapshot),
             recorded: state.fingerprints.clone(),
@@ -284,6 +295,7 @@ impl Recorder {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep(close_in) => self.close_interval(false).await,
+                _ = tokio::time::sleep(clock::WATCH_EVERY) => self.watch_clock().await,
                 _ = tokio::time::sleep_until(next_checkpoint) => {
                     self.checkpoint_logged().await;
                     next_checkpoint = Instant::now() + self.checkpoint_interval;
@@ -379,6 +391,7 @@ impl Recorder {
 
     /// Closes the interval being collected; `last` at a stop (ends now, not at the boundary).
     async fn close_interval(&mut self, last: bool) {
+        self.watch_clock().await;
         let now = clock::now();
         let split = self.book.split_ms();
         let end = if last && now.wall_ms < split { now } else { clock::at_wall(now, split) };
@@ -457,19 +470,62 @@ impl Recorder {
         }
     }
 
+    /// Records a wall-clock step since the last record (NTP, an operator, an RTC reset) in a
+    /// `clock` record, so the step is explained in the log rather than found by `verify`,
+    /// and moves the interval being collected onto the new clock.
+    async fn watch_clock(&mut self) {
+        let Some(from) = self.clock_ref else { return };
+        let now = clock::now();
+        let Some(step_ms) = clock::step(from, now) else { return };
+        warn!(
+            step_ms,
+            since_seq = self.last.as_ref().map(|l| l.seq),
+            "the wall clock was stepped while running; recording it in the evidence log"
+        );
+        if self.append_logged(Body::Clock(ClockStep { step_ms })).await {
+            let start = i64::try_from(self.interval_start.wall_ms).unwrap_or(i64::MAX);
+            self.interval_start.wall_ms = u64::try_from(start.saturating_add(step_ms)).unwrap_or(0);
+            self.book.restart_grid(now.wall_ms);
+        }
+    }
+
     async fn append(&mut self, body: Body) -> Result<(), RecorderError> {
+        if !matches!(body, Body::Clock(_)) {
+            Box::pin(self.watch_clock()).await;
+        }
         let typ = body.typ();
         let t = clock::now();
         let prepared = self.chain.prepare(&self.key, t, body)?;
         let seq = prepared.record.record.seq;
-        self.journal.append_evidence(seq, prepared.canonical.clone()).await?;
+        self.store_retrying(seq, &prepared.canonical).await?;
         self.chain.commit(&prepared)?;
         if let Some(w) = &self.witnessing {
             w.push(prepared.leaf);
         }
         self.last = Some(LastRecord { seq, typ, wall_ms: t.wall_ms });
+        self.clock_ref = Some(t);
         self.appended.send_replace(self.chain.next_seq());
         Ok(())
+    }
+
+    /// Stores record `seq`, retrying a failed SQLite write (a full or failing disk; the
+    /// journal makes room on a full disk by dropping telemetry) with growing pauses for
+    /// about a minute before the record is given up.
+    async fn store_retrying(&mut self, seq: u64, canonical: &[u8]) -> Result<(), RecorderError> {
+        let mut pause = STORE_RETRY_FIRST;
+        let mut attempt = 1;
+        loop {
+            match self.journal.append_evidence(seq, canonical.to_vec()).await {
+                Ok(()) => return Ok(()),
+                Err(e @ JournalError::Sqlite { .. }) if attempt < STORE_ATTEMPTS => {
+                    warn!(seq, attempt, error = %e, ?pause, "evidence record could not be stored yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(STORE_RETRY_MAX);
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn checkpoint_logged(&mut self) {
