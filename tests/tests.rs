@@ -9,6 +9,7 @@ mod demo;
 mod doctor;
 mod evidence_run;
 mod evidence_verify;
+mod fuzz_smoke;
 mod journal_bound;
 mod metrics_endpoint;
 mod modbus_interop;
