@@ -212,3 +212,50 @@ async fn plain_mqtt_to_another_address_is_a_loud_warning_and_loopback_is_not() {
     let out = run(Command::new(bin()).arg("check").arg(&config));
     assert!(!describe(&out).contains("PLAIN TEXT"), "{}", describe(&out));
 }
+
+/// The write tripwire catches an OPC UA Write: an OPC UA session (the agent's own connect)
+/// writes a variable of the simulated machine — flagged writes-expected so that no other test
+/// trips — and the write is refused, counted and named in what dropping the simulator would
+/// fail with; the value is unchanged. (Modbus FC 05/06/15/16/22/23: `sim::server` tests.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_tripwire_catches_an_opcua_write() {
+    use opcua::types::{AttributeId, DataValue, NodeId, NumericRange, StatusCode, Variant};
+    let dir = tempfile::tempdir().unwrap();
+    let sim = server(&dir.path().join("server-pki"), |_| {}).await;
+    sim.expect_writes();
+    sim.set("Molder.ShotCount", 5u32);
+    let section = format!(
+        "[[devices]]\nname = \"writer\"\nprotocol = \"opcua\"\nendpoint = \"{}\"\n\
+         [[devices.points]]\nname = \"shots\"\nnode = \"{}\"\nmode = \"poll\"\n",
+        sim.endpoint(),
+        sim.node("Molder.ShotCount"),
+    );
+    let (name, cfg) = crate::support::opcua::device(&dir.path().join("data"), &section);
+    let conn = edgeproof::source::opcua::session::connect(&name, &cfg).await.unwrap();
+    let node = NodeId::new(sim.namespace(), "Molder.ShotCount");
+    let write = opcua::types::WriteValue {
+        node_id: node.clone(),
+        attribute_id: AttributeId::Value as u32,
+        index_range: NumericRange::None,
+        value: DataValue::new_now(Variant::UInt32(999)),
+    };
+    let results = conn.session.write(&[write]).await.expect("the Write service answers");
+    assert_eq!(results, [StatusCode::BadUserAccessDenied]);
+    assert_eq!(sim.write_count(), 1);
+    let detected = sim.write_violation().expect("the tripwire saw the write");
+    assert!(detected.contains("received 1 write request(s)"), "{detected}");
+    assert!(detected.contains("Molder.ShotCount"), "{detected}");
+    let read = conn
+        .session
+        .read(
+            &[opcua::types::ReadValueId::from(&node)],
+            opcua::types::TimestampsToReturn::Neither,
+            0.0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(read[0].value, Some(Variant::UInt32(5)), "the value is unchanged");
+    assert_eq!(edgeproof::sim::unexpected_writes(), 0, "no other simulator is tripped");
+    conn.session.disconnect().await.ok();
+    sim.stop().await;
+}

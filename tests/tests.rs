@@ -17,6 +17,7 @@ mod faults_disk;
 mod faults_flapping;
 mod faults_memory;
 mod faults_sigkill;
+mod fuzz_smoke;
 mod journal_bound;
 mod metrics_endpoint;
 mod modbus_interop;

@@ -1,21 +1,8 @@
-//! Feeds arbitrary bytes to `verify` as a bundle: it must return (a verdict or an input
-//! error), never panic, and never take long. A fixed key and witness make the signature paths
-//! reachable when the input is a mutated real bundle (seed corpus: `fuzz/corpus/verify/`).
+//! libFuzzer driver of `bodies/verify.rs` (what it feeds and asserts is documented there).
 
 #![no_main]
 
-use edgeproof::evidence::bundle::Limits;
-use edgeproof::evidence::cosignature::WitnessKey;
-use edgeproof::evidence::verify::{verify_bundle, VerifyOptions};
-use edgeproof::evidence::GatewayKey;
-use libfuzzer_sys::fuzz_target;
+#[path = "../bodies/mod.rs"]
+mod bodies;
 
-fuzz_target!(|data: &[u8]| {
-    let gateway = GatewayKey::from_seed([13; 32]);
-    let witness = GatewayKey::from_seed([77; 32]);
-    let mut opts = VerifyOptions::new(gateway.public());
-    opts.witnesses
-        .push(WitnessKey { name: "witness.example.org/w1".into(), key: witness.public() });
-    opts.limits = Limits { max_line_bytes: 1 << 16, max_lines: 10_000, max_bytes: 1 << 20 };
-    let _ = verify_bundle(data, &opts);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::verify::run(data));

@@ -56,6 +56,8 @@ pub async fn run(args: DemoArgs) -> ExitCode {
                 return ExitCode::from(super::EXIT_CANNOT_RUN);
             }
         };
+        // Any local client can reach the demo's devices: writes are reported below, not a panic.
+        server.expect_writes();
         tickers.push(spawn_ticker(device, image, Duration::from_millis(200)));
         devices.push((profile, server.local_addr()));
         sims.push(server);
@@ -63,7 +65,10 @@ pub async fn run(args: DemoArgs) -> ExitCode {
 
     // The OPC UA moulding machine: its PKI lives beside the demo's data.
     let molder = match SimOpcUa::start(SimOpcUaOptions::new(data_dir.join("sim-opcua-pki"))).await {
-        Ok(m) => Some(m),
+        Ok(m) => {
+            m.expect_writes();
+            Some(m)
+        }
         Err(e) => {
             warn!("the simulated OPC UA machine did not start ({e}); the demo runs without it");
             None
@@ -123,11 +128,22 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     for t in tickers {
         t.abort();
     }
+    let mut writes = Vec::new();
     for s in sims {
+        writes.extend((s.write_count() > 0).then(|| (s.local_addr().to_string(), s.write_count())));
         s.stop().await;
     }
     if let Some(m) = molder {
+        writes.extend((m.write_count() > 0).then(|| (m.endpoint(), m.write_count())));
         m.stop().await;
+    }
+    for (device, n) in &writes {
+        error!(
+            device = %device,
+            "the simulated device at {device} received {n} write request(s) and refused them; \
+             edgeproof never writes to a device, so they came from another local client — or \
+             this is a bug to report"
+        );
     }
     match result {
         Ok(()) => {

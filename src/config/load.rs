@@ -93,3 +93,28 @@ fn key_first(message: &str) -> String {
     }
     format!("{dotted}: {msg}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing: with two mistakes in different sections, the `config` crate's hash
+    /// maps (a new random order per map) made `check` report one or the other at random.
+    /// With its `preserve_order` feature the keys keep file order, and so does the error.
+    #[test]
+    fn the_same_file_reports_the_same_parse_error_every_time() {
+        let text = "[gateway]\nid = \"gw\"\nenterprise = \"91440300MA5DEM0A0G\"\nproject = \"p\"\n\
+                    [mqtt]\nurl = \"mqtt://h\"\norder = 1\n\
+                    [devices]\nname = \"x\"\n\
+                    [journal]\nflush = 1\n";
+        let messages: std::collections::BTreeSet<String> = (0..32)
+            .map(|_| match load_str(Path::new("t.toml"), text, false) {
+                Err(e) => e.to_string(),
+                Ok(_) => "loaded".into(),
+            })
+            .collect();
+        assert_eq!(messages.len(), 1, "{messages:#?}");
+        let first = messages.iter().next().unwrap();
+        assert!(first.starts_with("t.toml: mqtt: unknown field `order`"), "file order: {first}");
+    }
+}

@@ -11,15 +11,21 @@
 //! - [`rtu`]: the same images as Modbus RTU units on a serial port, several unit ids on one
 //!   line.
 //!
-//! The simulator is read-only, like the agent: writes answer exception 01 and are counted.
+//! - [`writes`]: the write tripwire every simulator carries.
+//!
+//! The simulator is read-only, like the agent: writes are refused (Modbus exception 01, OPC UA
+//! `BadUserAccessDenied`) and counted, and a simulator that received one fails the test when
+//! it is dropped.
 
 pub mod devices;
 pub mod image;
 pub mod opcua;
 pub mod rtu;
 pub mod server;
+pub mod writes;
 
 pub use devices::{spawn_ticker, Profile, SimDevice};
 pub use image::{encode_words, BitTable, RegisterImage, RegisterTable, SimIdentity};
 pub use rtu::SimRtuServer;
 pub use server::{LoggedRequest, SimServer};
+pub use writes::unexpected_writes;

@@ -11,8 +11,10 @@
 //! them), and a restart on the same port with the same or a fresh certificate.
 //!
 //! The BuildInfo says "edgeproof simulator": evidence recorded against a simulated machine
-//! must never pass for a real one. The server is read-only: every variable's access level
-//! is CurrentRead only.
+//! must never pass for a real one. The machine refuses every write: its variables announce
+//! CurrentWrite only so that a Write of their value reaches the simulator (the server would
+//! otherwise refuse it unseen), which answers `BadUserAccessDenied` and trips the write
+//! tripwire ([`super::writes`]): dropping a simulator that received a Write fails the test.
 
 use std::f64::consts::TAU;
 use std::net::SocketAddr;
@@ -29,10 +31,13 @@ use opcua::server::{
     ServerBuilder, ServerEndpoint, ServerHandle, ServerUserToken, ANONYMOUS_USER_TOKEN_ID,
 };
 use opcua::types::{
-    AttributeId, BuildInfo, DataValue, DateTime, MessageSecurityMode, NodeId, ObjectId, Variant,
+    AttributeId, BuildInfo, DataValue, DateTime, MessageSecurityMode, NodeId, ObjectId, StatusCode,
+    Variant,
 };
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+use super::writes::WriteTripwire;
 
 /// The simulator's namespace.
 pub const NAMESPACE_URI: &str = "urn:edgeproof:sim:molder";
@@ -88,9 +93,10 @@ pub struct SimOpcUa {
     manager: Arc<SimpleNodeManager>,
     addr: SocketAddr,
     ns: u16,
-    server: JoinHandle<Result<(), String>>,
+    server: Option<JoinHandle<Result<(), String>>>,
     ticker: Option<JoinHandle<()>>,
     options: SimOpcUaOptions,
+    writes: Arc<WriteTripwire>,
 }
 
 fn build(options: &SimOpcUaOptions, port: u16) -> ServerBuilder {
@@ -163,12 +169,13 @@ impl SimOpcUa {
         let ns = handle
             .get_namespace_index(NAMESPACE_URI)
             .ok_or_else(|| std::io::Error::other("simulated OPC UA server: no namespace"))?;
-        populate(&manager, ns);
-        let server = tokio::spawn(server.run_with(listener));
+        let writes = Arc::new(WriteTripwire::default());
+        populate(&manager, ns, &writes);
+        let server = Some(tokio::spawn(server.run_with(listener)));
         let ticker = (!options.tick.is_zero())
             .then(|| tokio::spawn(tick(handle.clone(), manager.clone(), ns, options.tick)));
         let options = SimOpcUaOptions { addr, ..options };
-        Ok(SimOpcUa { handle, manager, addr, ns, server, ticker, options })
+        Ok(SimOpcUa { handle, manager, addr, ns, server, ticker, options, writes })
     }
 
     /// `opc.tcp://127.0.0.1:<port>/`.
@@ -209,15 +216,33 @@ impl SimOpcUa {
         );
     }
 
+    /// Write service calls received (and refused).
+    pub fn write_count(&self) -> u64 {
+        self.writes.seen()
+    }
+
+    /// Writes are sent on purpose: refused and counted, but dropping does not fail (see
+    /// [`super::writes`]).
+    pub fn expect_writes(&self) {
+        self.writes.expect_writes();
+    }
+
+    /// What dropping this simulator would fail with, were its writes not expected.
+    pub fn write_violation(&self) -> Option<String> {
+        self.writes.violation(&self.endpoint())
+    }
+
     /// Stops the server (connections drop, as when a PLC powers off) and returns how to
     /// start it again.
-    pub async fn stop(self) -> SimOpcUaOptions {
+    pub async fn stop(mut self) -> SimOpcUaOptions {
         if let Some(t) = &self.ticker {
             t.abort();
         }
         self.handle.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
-        self.options
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+        self.options.clone()
     }
 
     /// Stops and starts again on the same port and PKI folder (same certificate).
@@ -233,6 +258,12 @@ impl SimOpcUa {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Err(last.unwrap_or_else(|| std::io::Error::other("restart failed")))
+    }
+}
+
+impl Drop for SimOpcUa {
+    fn drop(&mut self) {
+        self.writes.check_on_drop(&format!("OPC UA {}", self.endpoint()));
     }
 }
 
@@ -276,7 +307,7 @@ fn values(t: f64) -> [Variant; 8] {
     ]
 }
 
-fn populate(manager: &SimpleNodeManager, ns: u16) {
+fn populate(manager: &SimpleNodeManager, ns: u16, writes: &Arc<WriteTripwire>) {
     let folder = NodeId::new(ns, "Molder");
     let mut space = manager.address_space().write();
     space.add_folder(&folder, "Molder", "Molder", &ObjectId::ObjectsFolder.into());
@@ -285,12 +316,21 @@ fn populate(manager: &SimpleNodeManager, ns: u16) {
         .zip(values(0.0))
         .map(|((id, name, _), value)| {
             let mut v = Variable::new(&NodeId::new(ns, *id), *name, *name, value);
-            v.set_access_level(AccessLevel::CURRENT_READ);
-            v.set_user_access_level(AccessLevel::CURRENT_READ);
+            let access = AccessLevel::CURRENT_READ | AccessLevel::CURRENT_WRITE;
+            v.set_access_level(access);
+            v.set_user_access_level(access);
             v
         })
         .collect();
     space.add_variables(vars, &folder);
+    drop(space);
+    for (id, _, _) in VARIABLES {
+        let writes = writes.clone();
+        manager.inner().add_write_callback(NodeId::new(ns, id), move |_, _| {
+            writes.record(format!("Write of ns={ns};s={id}"));
+            StatusCode::BadUserAccessDenied
+        });
+    }
 }
 
 async fn tick(handle: ServerHandle, manager: Arc<SimpleNodeManager>, ns: u16, every: Duration) {

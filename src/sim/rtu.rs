@@ -3,7 +3,8 @@
 //! [`RegisterImage`] of the unit it names. A unit id with no image stays silent, as a meter
 //! that is switched off does; the server answers nothing to it, not even an exception.
 //!
-//! Read-only like the TCP simulator: writes answer exception 01 and are counted.
+//! Read-only like the TCP simulator: writes answer exception 01 and are counted, and dropping
+//! a simulator that received one fails the test (see [`super::writes`]).
 
 use std::collections::BTreeMap;
 use std::future::{ready, Ready};
@@ -20,6 +21,7 @@ use tokio_serial::SerialPortBuilderExt;
 
 use super::image::RegisterImage;
 use super::server::{lock, LoggedRequest, Shared};
+use super::writes::WriteTripwire;
 
 /// Routes each request to its unit's image.
 #[derive(Debug, Clone)]
@@ -46,6 +48,7 @@ impl Service for UnitsService {
 pub struct SimRtuServer {
     port: String,
     units: Arc<BTreeMap<u8, Arc<Shared>>>,
+    writes: Arc<WriteTripwire>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -60,8 +63,12 @@ impl SimRtuServer {
         units: Vec<(u8, Arc<Mutex<RegisterImage>>)>,
     ) -> io::Result<SimRtuServer> {
         let serial = tokio_serial::new(port, baud).open_native_async().map_err(io::Error::from)?;
+        let writes = Arc::new(WriteTripwire::default());
         let units: Arc<BTreeMap<u8, Arc<Shared>>> = Arc::new(
-            units.into_iter().map(|(id, image)| (id, Arc::new(Shared::new(image)))).collect(),
+            units
+                .into_iter()
+                .map(|(id, image)| (id, Arc::new(Shared::new(image, writes.clone()))))
+                .collect(),
         );
         let service = UnitsService { units: units.clone() };
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -80,7 +87,13 @@ impl SimRtuServer {
             }
         });
         tracing::debug!(port, "RTU simulator serving");
-        Ok(SimRtuServer { port: port.to_owned(), units, stop: Some(stop_tx), task: Some(task) })
+        Ok(SimRtuServer {
+            port: port.to_owned(),
+            units,
+            writes,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
     }
 
     /// The serial port served.
@@ -95,7 +108,13 @@ impl SimRtuServer {
 
     /// Write requests received (and refused), all units.
     pub fn write_count(&self) -> u64 {
-        self.units.values().map(|u| u.writes.load(Ordering::Relaxed)).sum()
+        self.writes.seen()
+    }
+
+    /// Writes are sent on purpose: refused and counted, but dropping does not fail (see
+    /// [`super::writes`]).
+    pub fn expect_writes(&self) {
+        self.writes.expect_writes();
     }
 
     /// Every request `unit` received, oldest first, as (function code, start, count).
@@ -126,5 +145,6 @@ impl Drop for SimRtuServer {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+        self.writes.check_on_drop(&format!("Modbus RTU {}", self.port));
     }
 }

@@ -2,7 +2,8 @@
 //! [`RegisterImage`], plus start/stop and the counters tests assert on.
 //!
 //! Like the agent, the simulator is read-only: every write function code answers exception
-//! 01 (IllegalFunction) and is counted, so a test can prove none was sent.
+//! 01 (IllegalFunction) and is counted, and dropping a simulator that received one fails the
+//! test (see [`super::writes`]).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -24,6 +25,7 @@ use tokio_modbus::server::Service;
 use tokio_modbus::ExceptionCode;
 
 use super::image::{RegisterImage, SimIdentity};
+use super::writes::WriteTripwire;
 
 /// Entries kept in the request log; older ones are forgotten so a long demo stays bounded.
 pub const REQUEST_LOG_CAPACITY: usize = 10_000;
@@ -46,7 +48,8 @@ pub type LoggedRequest = (u8, u16, u16);
 pub(super) struct Shared {
     pub(super) image: Arc<Mutex<RegisterImage>>,
     pub(super) reads: AtomicU64,
-    pub(super) writes: AtomicU64,
+    /// Write requests received; shared by every unit of one RTU simulator.
+    pub(super) writes: Arc<WriteTripwire>,
     identity_requests: AtomicU64,
     connections: AtomicU64,
     delay_nanos: AtomicU64,
@@ -59,12 +62,12 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// Fresh counters over `image`.
-    pub(super) fn new(image: Arc<Mutex<RegisterImage>>) -> Self {
+    /// Fresh counters over `image`; writes go to `writes`.
+    pub(super) fn new(image: Arc<Mutex<RegisterImage>>, writes: Arc<WriteTripwire>) -> Self {
         Shared {
             image,
             reads: AtomicU64::new(0),
-            writes: AtomicU64::new(0),
+            writes,
             identity_requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             delay_nanos: AtomicU64::new(0),
@@ -138,7 +141,7 @@ impl Shared {
         addr: u16,
         count: u16,
     ) -> Result<Option<Response>, ExceptionCode> {
-        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.writes.record(format!("FC {fc:02} at {addr}, {count} item(s)"));
         self.record((fc, addr, count));
         tracing::warn!(fc, addr, count, "simulator refused a write request");
         Err(ExceptionCode::IllegalFunction)
@@ -245,7 +248,7 @@ impl SimServer {
     ) -> io::Result<SimServer> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(image));
+        let shared = Arc::new(Shared::new(image, Arc::default()));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let service_shared = shared.clone();
         let task = tokio::spawn(async move {
@@ -288,7 +291,20 @@ impl SimServer {
 
     /// Write requests received (and refused).
     pub fn write_count(&self) -> u64 {
-        self.shared.writes.load(Ordering::Relaxed)
+        self.shared.writes.seen()
+    }
+
+    /// This simulator is sent writes on purpose (a test of the detector; the demo, whose
+    /// devices any local client may reach): they stay refused and counted, but dropping it
+    /// does not fail (see [`super::writes`]).
+    pub fn expect_writes(&self) {
+        self.shared.writes.expect_writes();
+    }
+
+    /// What dropping this simulator would fail with, were its writes not expected: the
+    /// writes it received, or those other simulators of the process received.
+    pub fn write_violation(&self) -> Option<String> {
+        self.shared.writes.violation(&self.local_addr.to_string())
     }
 
     /// Device Identification (FC 43/14) requests received.
@@ -342,6 +358,7 @@ impl Drop for SimServer {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+        self.shared.writes.check_on_drop(&format!("Modbus TCP {}", self.local_addr));
     }
 }
 
@@ -402,6 +419,7 @@ mod tests {
         image.holding.set_u16(0, 1);
         image.coils.set(0, false);
         let (server, mut ctx) = start(image).await;
+        server.expect_writes();
 
         let refused = Err(ExceptionCode::IllegalFunction);
         assert_eq!(ctx.write_single_register(0, 5).await.unwrap(), refused);
@@ -410,8 +428,15 @@ mod tests {
         assert_eq!(ctx.write_multiple_coils(0, &[true]).await.unwrap(), refused);
         assert_eq!(ctx.masked_write_register(0, 0, 1).await.unwrap(), refused);
 
-        assert_eq!(server.write_count(), 5);
+        let read_write = ctx.read_write_multiple_registers(0, 1, 0, &[9]).await.unwrap();
+        assert_eq!(read_write, Err(ExceptionCode::IllegalFunction));
+
+        assert_eq!(server.write_count(), 6);
         assert_eq!(server.request_count(), 0);
+        let fcs: Vec<u8> = server.request_log().iter().map(|r| r.0).collect();
+        assert_eq!(fcs, [6, 16, 5, 15, 22, 23], "every write function code of Modbus");
+        let detected = server.write_violation().expect("the tripwire saw the writes");
+        assert!(detected.contains("received 6 write request(s) (last: FC 23 at 0"), "{detected}");
         let image = server.image().lock().unwrap().clone();
         assert_eq!(image.holding.get(0), Some(1));
         assert_eq!(image.coils.get(0), Some(false));

@@ -1,0 +1,8 @@
+//! libFuzzer driver of `bodies/config.rs` (what it feeds and asserts is documented there).
+
+#![no_main]
+
+#[path = "../bodies/mod.rs"]
+mod bodies;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::config::run(data));
