@@ -192,7 +192,8 @@ enum Command {
     },
     /// The reviewer side's witness (C2SP tlog-witness): `serve` cosigns gateways'
     /// checkpoints when they extend what it cosigned before; `add-log` registers a gateway;
-    /// `list` shows them; `vkey` prints the key reviewers pass to `verify --witness-key`.
+    /// `list` shows them; `conflicts` prints the signed forks it refused; `vkey` prints the key
+    /// reviewers pass to `verify --witness-key`.
     Witness {
         #[command(subcommand)]
         command: witness::WitnessCommand,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _};
+use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use edgeproof::evidence::cosignature::WitnessKey;
 use edgeproof::evidence::keys::{valid_key_name, GatewayKey, PublicKey};
@@ -100,7 +100,7 @@ impl Identity {
         if !valid_key_name(&self.name) {
             bail!("--name {:?}: a key name is non-empty, without spaces or '+'", self.name);
         }
-        let key = GatewayKey::load(&self.key).context("--key")?;
+        let key = GatewayKey::load(&self.key).map_err(|e| anyhow!("--key {e}"))?;
         Ok((key, self.name.clone()))
     }
 }
@@ -128,8 +128,9 @@ pub fn run(command: WitnessCommand) -> ExitCode {
     }
 }
 
+/// Prints the error (its own message names the cause; thiserror sources are not repeated).
 fn cannot(e: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
+    eprintln!("error: {e}");
     ExitCode::from(super::EXIT_CANNOT_RUN)
 }
 
@@ -138,7 +139,7 @@ async fn add_log(db: &str, origin: &str, public_key: &Path) -> ExitCode {
         if !valid_key_name(origin) {
             bail!("--origin {origin:?}: an origin is one line without spaces or '+' (it is also the log's key name)");
         }
-        let key = PublicKey::load(public_key).context("--public-key")?;
+        let key = PublicKey::load(public_key).map_err(|e| anyhow!("--public-key {e}"))?;
         let store = Store::open(db).await?;
         Ok((key, store))
     };

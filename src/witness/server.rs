@@ -86,9 +86,9 @@ pub async fn serve(
     tls: Option<TlsAcceptor>,
     cancel: CancellationToken,
 ) {
-    let local = listener.local_addr().ok();
+    let local = listener.local_addr().map_or_else(|e| format!("<{e}>"), |a| a.to_string());
     let scheme = if tls.is_some() { "https" } else { "http" };
-    info!(addr = ?local, "witness: serving add-checkpoint on {scheme}://{local:?}");
+    info!(addr = %local, "witness: serving POST {scheme}://{local}/add-checkpoint");
     let mut tasks = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -106,7 +106,7 @@ pub async fn serve(
         let (stream, peer) = match accepted {
             Ok(conn) => conn,
             Err(e) => {
-                warn!("witness: cannot accept a connection on {local:?}: {e}");
+                warn!("witness: cannot accept a connection on {local}: {e}");
                 tokio::select! {
                     () = cancel.cancelled() => break,
                     () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
@@ -132,7 +132,7 @@ pub async fn serve(
         });
     }
     tasks.shutdown().await;
-    info!(addr = ?local, "witness: stopped serving on {local:?}");
+    info!(addr = %local, "witness: stopped serving on {local}");
 }
 
 /// The parts of a request head the connection loop needs, owned.
