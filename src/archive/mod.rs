@@ -29,6 +29,7 @@
 
 pub mod batch;
 pub mod error;
+pub mod export;
 pub mod migrate;
 pub mod model;
 pub mod plan;
