@@ -13,6 +13,7 @@ mod collect;
 mod demo;
 mod doctor;
 mod export;
+mod fleet;
 mod keygen;
 mod logging;
 mod probe;
@@ -201,6 +202,11 @@ enum Command {
         #[command(flatten)]
         args: Box<collect::CollectArgs>,
     },
+    /// Summarise every gateway in a collector's archive on one HTML page: coverage over the
+    /// last 30 and 90 days, latest checkpoint and whether a witness cosigned it, red flags
+    /// (integrity anomalies, gaps, silence, no witness, low coverage), worst first;
+    /// optionally one city, enterprise or project. Exit 0 written, 2 could not run.
+    Fleet(fleet::FleetArgs),
     /// The reviewer's report over a bundle: verdict, daily coverage calendar, gaps and their
     /// causes, devices active per day against the declared inventory (设备联网率), scene tags,
     /// anomalies, and what the evidence cannot prove. One self-contained HTML page (Chinese
@@ -325,6 +331,7 @@ pub fn main() -> ExitCode {
         Command::Collect { action: Some(CollectAction::AddGateway(a)), .. } => {
             runtime().block_on(collect::add_gateway(a))
         }
+        Command::Fleet(args) => runtime().block_on(fleet::run(args)),
         Command::Collect { action: None, args } => runtime().block_on(collect::run(*args)),
         Command::Export { config, from, to, output, utc_offset } => {
             export::run(export::ExportArgs { config, from, to, output, utc_offset })
