@@ -6,6 +6,9 @@ mod support;
 
 mod cli_check;
 mod collect_archive;
+mod collect_fleet;
+mod collect_report;
+mod collect_scale;
 mod demo;
 mod doctor;
 mod evidence_run;

@@ -29,6 +29,9 @@
 
 pub mod batch;
 pub mod error;
+pub mod export;
+pub mod fleet;
+pub mod fleet_html;
 pub mod migrate;
 pub mod model;
 pub mod plan;

@@ -13,6 +13,7 @@ mod collect;
 mod demo;
 mod doctor;
 mod export;
+mod fleet;
 mod keygen;
 mod logging;
 mod probe;
@@ -210,14 +211,34 @@ enum Command {
         #[command(flatten)]
         args: Box<collect::CollectArgs>,
     },
+    /// Summarise every gateway in a collector's archive on one HTML page: coverage over the
+    /// last 30 and 90 days, latest checkpoint and whether a witness cosigned it, red flags
+    /// (integrity anomalies, gaps, silence, no witness, low coverage), worst first;
+    /// optionally one city, enterprise or project. Exit 0 written, 2 could not run.
+    Fleet(fleet::FleetArgs),
     /// The reviewer's report over a bundle: verdict, daily coverage calendar, gaps and their
     /// causes, devices active per day against the declared inventory (设备联网率), scene tags,
     /// anomalies, and what the evidence cannot prove. One self-contained HTML page (Chinese
     /// and English), optionally JSON. Exit 0 intact, 1 tampered or incomplete (report still
     /// written), 2 could not read the bundle or key.
     Report {
-        #[command(flatten)]
-        input: BundleInput,
+        /// The bundle from `edgeproof export` (JSON Lines); or --db and --gateway.
+        #[arg(required_unless_present = "db", conflicts_with = "db")]
+        bundle: Option<PathBuf>,
+        /// Report from an archive written by `edgeproof collect` instead (SQLite file or
+        /// postgres://…): the gateway's bundle is rebuilt from it.
+        #[arg(long, requires = "gateway")]
+        db: Option<String>,
+        /// With --db: the gateway id.
+        #[arg(long, requires = "db")]
+        gateway: Option<String>,
+        /// The gateway's public key from enrolment (evidence.pub, or the key in base64). With
+        /// --db it defaults to the key registered in the archive.
+        #[arg(long, required_unless_present = "db")]
+        public_key: Option<PathBuf>,
+        /// A witness key you trust (C2SP vkey `name+id+base64`, type 0x04). Repeatable.
+        #[arg(long = "witness-key")]
+        witness_key: Vec<PathBuf>,
         /// Where to write the HTML page.
         #[arg(long)]
         html: PathBuf,
@@ -320,19 +341,29 @@ pub fn main() -> ExitCode {
         Command::Collect { action: Some(CollectAction::AddGateway(a)), .. } => {
             runtime().block_on(collect::add_gateway(a))
         }
+        Command::Fleet(args) => runtime().block_on(fleet::run(args)),
         Command::Collect { action: None, args } => runtime().block_on(collect::run(*args)),
         Command::Export { config, from, to, output, utc_offset } => {
             export::run(export::ExportArgs { config, from, to, output, utc_offset })
         }
         Command::Report {
-            input: BundleInput { bundle, public_key, witness_key },
+            bundle,
+            db,
+            gateway,
+            public_key,
+            witness_key,
             html,
             json,
             utc_offset,
             from,
             to,
         } => report::run(report::ReportArgs {
-            bundle,
+            source: match (bundle, db, gateway) {
+                (Some(bundle), _, _) => report::Source::Bundle(bundle),
+                (None, Some(db), Some(gateway)) => report::Source::Archive { db, gateway },
+                // clap requires a bundle or --db with --gateway.
+                _ => report::Source::Bundle(PathBuf::new()),
+            },
             public_key,
             witness_keys: witness_key,
             html,

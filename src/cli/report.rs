@@ -1,6 +1,8 @@
 //! `edgeproof report BUNDLE --public-key FILE --html out.html [--json out.json]`: the
 //! reviewer's report over a bundle (see `edgeproof::evidence::report`). The bundle is verified
-//! first; a report is written either way, with the verdict on top.
+//! first; a report is written either way, with the verdict on top. `--db DB --gateway ID`
+//! reports from an archive written by `edgeproof collect`: the gateway's bundle is rebuilt
+//! from it (`edgeproof::archive::export`) and goes the same way.
 //!
 //! Exit 0: report written, bundle intact · 1: report written, bundle tampered or incomplete ·
 //! 2: no report (unreadable bundle or key, bad arguments, output not writable).
@@ -14,12 +16,25 @@ use edgeproof::evidence::report::calendar::{format_ms, parse_time};
 use edgeproof::evidence::report::{html, report_file, ReportOptions, UtcOffset};
 use edgeproof::evidence::verify::VerifyOptions;
 
+/// Where the evidence comes from.
+pub enum Source {
+    /// A bundle file.
+    Bundle(PathBuf),
+    /// A gateway's log in an archive written by `edgeproof collect`.
+    Archive {
+        /// `--db`.
+        db: String,
+        /// `--gateway`.
+        gateway: String,
+    },
+}
+
 /// Arguments of `report`.
 pub struct ReportArgs {
-    /// The bundle.
-    pub bundle: PathBuf,
-    /// The gateway's public key from enrolment.
-    pub public_key: PathBuf,
+    /// The evidence.
+    pub source: Source,
+    /// The gateway's public key from enrolment (with an archive: default the registered one).
+    pub public_key: Option<PathBuf>,
     /// Witness keys the reviewer trusts.
     pub witness_keys: Vec<PathBuf>,
     /// HTML output.
@@ -53,9 +68,20 @@ pub fn run(args: ReportArgs) -> ExitCode {
             }
         }
     }
-    let key = match PublicKey::load(&args.public_key) {
+    let given = match args.public_key.as_deref().map(PublicKey::load).transpose() {
         Ok(k) => k,
         Err(e) => return cannot(format!("--public-key: {e}")),
+    };
+    // From an archive: rebuild the gateway's bundle into a temporary file first.
+    let (bundle, registered, _cleanup) = match &args.source {
+        Source::Bundle(path) => (path.clone(), None, None),
+        Source::Archive { db, gateway } => match rebuild(db, gateway) {
+            Ok((path, key)) => (path.clone(), Some(key), Some(RemoveOnDrop(path))),
+            Err(e) => return cannot(format!("{e:#}")),
+        },
+    };
+    let Some(key) = given.or(registered) else {
+        return cannot("--public-key is required with a bundle".into());
     };
     let mut verify = VerifyOptions::new(key);
     for path in &args.witness_keys {
@@ -67,7 +93,7 @@ pub fn run(args: ReportArgs) -> ExitCode {
         }
     }
     let opts = ReportOptions { offset, from_ms: times[0], to_ms: times[1] };
-    let (report, verdict) = match report_file(&args.bundle, &verify, opts) {
+    let (report, verdict) = match report_file(&bundle, &verify, opts) {
         Ok(r) => r,
         Err(e) => return cannot(e.to_string()),
     };
@@ -114,6 +140,41 @@ pub fn run(args: ReportArgs) -> ExitCode {
             verdict.failed()
         );
         ExitCode::from(super::EXIT_NEGATIVE)
+    }
+}
+
+/// Rebuilds `gateway`'s bundle from the archive `db` into a temporary file; returns its path
+/// and the registered key.
+fn rebuild(db: &str, gateway: &str) -> anyhow::Result<(PathBuf, PublicKey)> {
+    use anyhow::Context as _;
+    super::runtime().block_on(async {
+        let archive = edgeproof::archive::Archive::open(db).await?;
+        let reg = archive
+            .registrations()
+            .await?
+            .into_iter()
+            .find(|r| r.gateway == gateway)
+            .with_context(|| format!("--gateway {gateway:?} is not registered in {db}"))?;
+        let key = PublicKey::parse(&reg.public_key, &format!("registered key of {gateway}"))?;
+        let path = std::env::temp_dir()
+            .join(format!("edgeproof-report-{}-{gateway}.jsonl", std::process::id()));
+        let file = std::fs::File::create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        let guard = RemoveOnDrop(path.clone());
+        let n = edgeproof::archive::export::write_bundle(&archive, &reg, &mut out).await?;
+        std::mem::forget(guard);
+        tracing::info!(gateway, records = n, "rebuilt the bundle from the archive");
+        Ok((path, key))
+    })
+}
+
+/// Removes a temporary file when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

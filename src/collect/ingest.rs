@@ -60,7 +60,7 @@ pub async fn run(
     let keys = load_keys(&archive).await?;
     tracing::info!(gateways = keys.len(), filters = ?opts.filters(), "collector starting");
     let (client, eventloop) = subscription::connect(&opts)?;
-    let (msg_tx, msg_rx) = mpsc::channel::<Publish>(4 * opts.batch.max(64));
+    let (msg_tx, msg_rx) = mpsc::unbounded_channel::<Publish>();
     let (batch_tx, batch_rx) = mpsc::channel::<(Vec<Arrival>, Vec<Publish>)>(1);
 
     let pump_cancel = CancellationToken::new();
@@ -105,7 +105,7 @@ async fn verify_stage(
     opts: Arc<CollectOptions>,
     archive: Archive,
     mut keys: Keys,
-    mut rx: mpsc::Receiver<Publish>,
+    mut rx: mpsc::UnboundedReceiver<Publish>,
     tx: mpsc::Sender<(Vec<Arrival>, Vec<Publish>)>,
     counters: Arc<CollectCounters>,
     cancel: CancellationToken,

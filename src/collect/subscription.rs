@@ -54,7 +54,7 @@ pub async fn pump(
     opts: Arc<CollectOptions>,
     client: AsyncClient,
     mut eventloop: EventLoop,
-    out: mpsc::Sender<Publish>,
+    out: mpsc::UnboundedSender<Publish>,
     cancel: CancellationToken,
 ) -> EventLoop {
     let broker = format!("{}:{}", opts.mqtt.host, opts.mqtt.port);
@@ -80,7 +80,9 @@ pub async fn pump(
                 tracing::info!(codes = ?s.return_codes, filters = ?opts.filters(), "collector subscribed");
             }
             Ok(Event::Incoming(Incoming::Publish(p))) => {
-                if out.send(p).await.is_err() {
+                // Never wait here: this loop also writes our PUBACKs. Memory is bounded by the
+                // broker's window of unacknowledged messages (`max_inflight_messages`).
+                if out.send(p).is_err() {
                     return eventloop;
                 }
             }
