@@ -63,6 +63,7 @@ impl Journal {
     /// the file instead of growing it; then lets a checkpoint recycle the WAL. Counted and
     /// logged like any eviction under the disk's bound.
     pub(super) fn make_room_after_disk_full(&mut self, need: u64) -> Result<(), JournalError> {
+        self.counters.disk_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = &self.path;
         let sqlite = |source| JournalError::Sqlite {
             path: path.clone(),
