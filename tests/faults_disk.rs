@@ -148,6 +148,7 @@ async fn a_full_disk_drops_the_oldest_telemetry_keeps_evidence_and_recovers() {
     assert!(agent.is_running(), "the agent kept running on a full disk\n{}", agent.log());
     let commit_errors = s.value("edgeproof_journal_commit_errors_total");
     let kept_when_full = s.value("edgeproof_journal_entries");
+    let sqlite_full = s.value("edgeproof_journal_disk_full_total");
     let full_to = now_ms();
 
     // Space returns: the journal grows past where the disk held it, dropping nothing more.
@@ -216,7 +217,7 @@ async fn a_full_disk_drops_the_oldest_telemetry_keeps_evidence_and_recovers() {
     assert!(while_full >= 2, "usage evidence went on while the disk was full: {while_full}");
     eprintln!(
         "faults_disk: held at {:.1} MiB with {:.1} MiB free at least; dropped {} entries ({} \
-         samples) of {}; commit errors while full {commit_errors}; {kept_when_full} entries kept at ENOSPC; {} evidence records kept, \
+         samples) of {}; commit errors while full {commit_errors}, SQLITE_FULL met {sqlite_full}; {kept_when_full} entries kept at ENOSPC; {} evidence records kept, \
          {while_full} usage records while full",
         held_at / MIB as f64,
         least_free as f64 / MIB as f64,

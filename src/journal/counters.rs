@@ -17,6 +17,7 @@ pub struct JournalCounters {
     pub(crate) queue_full_samples: AtomicU64,
     pub(crate) undecodable_entries: AtomicU64,
     pub(crate) commit_errors: AtomicU64,
+    pub(crate) disk_full: AtomicU64,
     pub(crate) committed_seq: AtomicU64,
     pub(crate) entries: AtomicU64,
     pub(crate) samples: AtomicU64,
@@ -50,6 +51,9 @@ pub struct CountersSnapshot {
     pub undecodable_entries: u64,
     /// Counter: group commits that failed (the batches stay queued and are retried).
     pub commit_errors: u64,
+    /// Counter: writes SQLite refused with `SQLITE_FULL` (each answered by dropping old
+    /// telemetry and one retry).
+    pub disk_full: u64,
     /// Gauge: the highest seq committed so far (0 before the first).
     pub committed_seq: u64,
     /// Gauge: unacknowledged telemetry entries on disk.
@@ -80,6 +84,7 @@ impl JournalCounters {
             queue_full_samples: self.queue_full_samples.load(Relaxed),
             undecodable_entries: self.undecodable_entries.load(Relaxed),
             commit_errors: self.commit_errors.load(Relaxed),
+            disk_full: self.disk_full.load(Relaxed),
             committed_seq: self.committed_seq.load(Relaxed),
             entries: self.entries.load(Relaxed),
             samples: self.samples.load(Relaxed),

@@ -63,6 +63,7 @@ impl Journal {
     /// the file instead of growing it; then lets a checkpoint recycle the WAL. Counted and
     /// logged like any eviction under the disk's bound.
     pub(super) fn make_room_after_disk_full(&mut self, need: u64) -> Result<(), JournalError> {
+        self.counters.disk_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = &self.path;
         let sqlite = |source| JournalError::Sqlite {
             path: path.clone(),
@@ -134,4 +135,43 @@ impl DiskEpisode {
 /// returns for `ENOSPC`).
 pub(crate) fn is_disk_full(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::test_support::{batch, open};
+
+    #[test]
+    fn the_disk_bounds_the_journal_only_when_it_is_lower_than_max_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, _) = open(dir.path(), 64 * 1024);
+        assert_eq!(journal.bound_now(), 64 * 1024, "a small max_bytes is the bound");
+        assert_eq!(journal.disk_bound.bound, None);
+
+        let (mut journal, _) = open(dir.path(), u64::MAX);
+        journal.append(&[batch(1, 10)]).unwrap();
+        let available = available_bytes(&journal.path).expect("statvfs works here");
+        let bound = journal.bound_now();
+        assert_eq!(journal.disk_bound.bound, Some(bound), "an unbounded journal: the disk");
+        // The file's pages plus what is free beyond the reserve (the free space moves
+        // between the two measurements on a shared disk: compare loosely).
+        let want = available.saturating_sub(RESERVE_BYTES);
+        assert!(bound.abs_diff(want) < 64 * 1024 * 1024, "bound {bound}, free-reserve {want}");
+    }
+
+    #[test]
+    fn sqlite_full_is_told_from_other_errors() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(is_disk_full(&full));
+        assert!(!is_disk_full(&busy));
+        assert!(!is_disk_full(&rusqlite::Error::QueryReturnedNoRows));
+    }
 }

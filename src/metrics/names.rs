@@ -302,6 +302,13 @@ pub const JOURNAL_COMMIT_ERRORS: MetricDef = def(
     &[],
     "Group commits that failed (their batches stay queued and are retried).",
 );
+/// SQLITE_FULL met by journal writes.
+pub const JOURNAL_DISK_FULL: MetricDef = def(
+    "edgeproof_journal_disk_full_total",
+    Kind::Counter,
+    &[],
+    "Journal writes refused by a full disk (SQLITE_FULL); each drops old telemetry and retries once.",
+);
 
 // ---- publish (read from PublishCounters at scrape time) ----
 
@@ -453,6 +460,7 @@ pub const ALL: &[MetricDef] = &[
     JOURNAL_QUEUE_FULL_SAMPLES,
     JOURNAL_UNDECODABLE,
     JOURNAL_COMMIT_ERRORS,
+    JOURNAL_DISK_FULL,
     PUBLISH_PUBLISHED,
     PUBLISH_ACKNOWLEDGED,
     PUBLISH_BYTES,

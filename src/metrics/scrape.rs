@@ -70,7 +70,7 @@ impl Collector for ScrapeCollector {
 }
 
 /// Every journal figure with the metric it is exported as; `now_ms` dates the oldest entry.
-pub(super) fn journal_values(s: &CountersSnapshot, now_ms: u64) -> [(MetricDef, f64); 17] {
+pub(super) fn journal_values(s: &CountersSnapshot, now_ms: u64) -> [(MetricDef, f64); 18] {
     [
         (names::JOURNAL_ENTRIES, s.entries as f64),
         (names::JOURNAL_SAMPLES, s.samples as f64),
@@ -89,6 +89,7 @@ pub(super) fn journal_values(s: &CountersSnapshot, now_ms: u64) -> [(MetricDef, 
         (names::JOURNAL_QUEUE_FULL_SAMPLES, s.queue_full_samples as f64),
         (names::JOURNAL_UNDECODABLE, s.undecodable_entries as f64),
         (names::JOURNAL_COMMIT_ERRORS, s.commit_errors as f64),
+        (names::JOURNAL_DISK_FULL, s.disk_full as f64),
     ]
 }
 
