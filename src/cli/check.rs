@@ -1,4 +1,6 @@
-//! `edgeproof check FILE`: validate a config and summarise what the agent would do.
+//! `edgeproof check FILE`: validate a config and summarise what the agent would do; warn (on
+//! stderr, exit 0) about key or password files others can read and plain-text publishing to
+//! another machine.
 
 use std::path::Path;
 use std::process::ExitCode;
