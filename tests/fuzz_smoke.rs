@@ -155,3 +155,8 @@ fn fuzz_smoke_bundle() {
 fn fuzz_smoke_verify() {
     smoke("verify", bodies::verify::run);
 }
+
+#[test]
+fn fuzz_smoke_witness_request() {
+    smoke("witness_request", bodies::witness_request::run);
+}

@@ -15,6 +15,7 @@ pub mod config;
 pub mod modbus_decode;
 pub mod rtu_frame;
 pub mod verify;
+pub mod witness_request;
 
 /// Reads typed values off the front of the fuzz input; past the end every read gives zero,
 /// so a short input is still a valid (small) case.
