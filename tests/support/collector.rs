@@ -55,6 +55,16 @@ impl Collector {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGKILL, as a crash or power cut would; its log moves to `<client id>.killed.log` so
+    /// that a restart under the same client id starts a fresh one.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::rename(&self.log, self.log.with_extension("killed.log"));
+    }
+
     /// SIGTERM, then waits up to `timeout` for the exit.
     pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
         let mut child = self.child.take().expect("collector running");
