@@ -293,7 +293,7 @@ impl PgArchive {
         }
         for r in c
             .query(
-                "SELECT DISTINCT ON (origin) origin, size, signatures, received_ms, root_checked
+                "SELECT DISTINCT ON (origin) origin, size, signatures, received_ms, root_checked, note
                  FROM checkpoints ORDER BY origin, size DESC",
                 &[],
             )
@@ -306,6 +306,7 @@ impl PgArchive {
                     signatures: r.get::<_, i64>(2) as u64,
                     received_ms: r.get::<_, i64>(3) as u64,
                     root_checked: r.get(4),
+                    note: r.get(5),
                 });
             }
         }

@@ -254,7 +254,7 @@ impl SqliteArchive {
             }
             let mut st = c
                 .prepare(
-                    "SELECT c.origin, c.size, c.signatures, c.received_ms, c.root_checked FROM checkpoints c
+                    "SELECT c.origin, c.size, c.signatures, c.received_ms, c.root_checked, c.note FROM checkpoints c
                      JOIN (SELECT origin, MAX(size) AS size FROM checkpoints GROUP BY origin) m
                        ON m.origin = c.origin AND m.size = c.size",
                 )
@@ -269,6 +269,7 @@ impl SqliteArchive {
                         signatures: g(2)? as u64,
                         received_ms: g(3)? as u64,
                         root_checked: g(4)?,
+                        note: r.get(5).map_err(e(p, "read checkpoints"))?,
                     });
                 }
             }
