@@ -21,13 +21,15 @@ async fn small_fleet_into(db: &str) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let _broker = Mosquitto::plain_with(port, "max_inflight_messages 1000").await;
-    let logs = sim_fleet(5, RECORDS);
+    let logs = sim_fleet(6, RECORDS);
     let keys = write_keys(dir.path(), &logs);
     // Gateway 4 is never registered.
     for (l, k) in logs.iter().zip(&keys).take(4) {
         add_gateway(db, &l.gw, k, &["--city", "Foshan", "--project", "GD-2026-0042"]);
     }
     let mut collector = Collector::start(dir.path(), port, db, "collect-1").await;
+    // Gateway 5 is registered while the collector runs.
+    add_gateway(db, &logs[5].gw, &keys[5], &[]);
 
     // Lost on the way: gateway 1 seq 10, gateway 2 seqs 20–22, gateway 3 its last record
     // (only its checkpoint says it exists).
@@ -57,7 +59,7 @@ async fn small_fleet_into(db: &str) {
     publish_all(port, msgs).await;
 
     let archive = Archive::open(db).await.unwrap();
-    let want_stored = 4 * RECORDS as u64 - 5;
+    let want_stored = 5 * RECORDS as u64 - 5;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let rows = archive.gateway_rows(0).await.unwrap();
@@ -90,11 +92,12 @@ async fn small_fleet_into(db: &str) {
             ("gw-0000".into(), n),
             ("gw-0001".into(), n - 1),
             ("gw-0002".into(), n - 3),
-            ("gw-0003".into(), n - 1)
+            ("gw-0003".into(), n - 1),
+            ("gw-0005".into(), n)
         ],
         "each record stored exactly once"
     );
-    assert!(rows.iter().all(|r| r.reg.city == "Foshan"));
+    assert!(rows.iter().take(4).all(|r| r.reg.city == "Foshan"));
     let got: Vec<(String, AnomalyKind, Option<Span>)> = archive
         .anomalies(None)
         .await
@@ -126,7 +129,8 @@ async fn small_fleet_into(db: &str) {
             ("gw-0000".into(), 1),
             ("gw-0001".into(), 0),
             ("gw-0002".into(), 0),
-            ("gw-0003".into(), 0)
+            ("gw-0003".into(), 0),
+            ("gw-0005".into(), 1)
         ]
     );
 }
