@@ -75,7 +75,7 @@ async fn write(args: FleetArgs) -> anyhow::Result<()> {
             .context("--witness-key")?;
         witnesses.push(key);
     }
-    let archive = Archive::open(&args.db).await?;
+    let archive = Archive::open_existing(&args.db).await?;
     let rows = archive.gateway_rows(first_day(now_ms)).await?;
     let opts = FleetOptions {
         now_ms,

@@ -148,7 +148,7 @@ pub fn run(args: ReportArgs) -> ExitCode {
 fn rebuild(db: &str, gateway: &str) -> anyhow::Result<(PathBuf, PublicKey)> {
     use anyhow::Context as _;
     super::runtime().block_on(async {
-        let archive = edgeproof::archive::Archive::open(db).await?;
+        let archive = edgeproof::archive::Archive::open_existing(db).await?;
         let reg = archive
             .registrations()
             .await?
