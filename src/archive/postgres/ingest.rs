@@ -263,6 +263,9 @@ impl PgArchive {
             }
             anomalies.extend(bad.into_iter().map(|s| root_mismatch(origin, s)));
         }
+        // In fingerprint order: two collectors upserting the same rows take their index locks
+        // in the same order, so they wait for each other instead of deadlocking.
+        anomalies.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         for a in &anomalies {
             tx.execute(
                 "INSERT INTO anomalies (origin, kind, first_seq, last_seq, detail, fingerprint, first_seen_ms, last_seen_ms)
