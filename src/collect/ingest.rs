@@ -3,7 +3,8 @@
 //! PUBACKs. Verification of the next batch overlaps the commit of the previous one.
 //!
 //! A commit that fails (database down) is retried with backoff, holding the pipeline: no
-//! message is acknowledged before its batch is stored, so the broker keeps the rest.
+//! message is acknowledged before its batch is stored, so the broker keeps the rest. While
+//! stopping, a failing batch is left to the broker instead.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,7 +84,13 @@ pub async fn run(
         counters.clone(),
         cancel.clone(),
     ));
-    let committer = tokio::spawn(commit_stage(archive, client.clone(), batch_rx, counters.clone()));
+    let committer = tokio::spawn(commit_stage(
+        archive,
+        client.clone(),
+        batch_rx,
+        counters.clone(),
+        cancel.clone(),
+    ));
     let report = tokio::spawn(report_totals(counters.clone(), cancel.clone()));
 
     let _ = verifier.await;
@@ -193,6 +200,7 @@ async fn commit_stage(
     client: AsyncClient,
     mut rx: mpsc::Receiver<(Vec<Arrival>, Vec<Publish>)>,
     counters: Arc<CollectCounters>,
+    cancel: CancellationToken,
 ) {
     while let Some((arrivals, messages)) = rx.recv().await {
         if arrivals.len() != messages.len() {
@@ -204,10 +212,19 @@ async fn commit_stage(
         let outcome = loop {
             match archive.ingest(arrivals.clone()).await {
                 Ok(o) => break o,
+                Err(e) if cancel.is_cancelled() => {
+                    // Stopping: leave the batch unacknowledged; the broker keeps it for the
+                    // next start under this client id.
+                    tracing::warn!(messages = messages.len(), error = %e, "cannot store a batch while stopping; left to the broker");
+                    return;
+                }
                 Err(e) => {
                     counters.commit_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(messages = messages.len(), error = %e, "cannot store a batch; retrying in {delay:?}");
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = cancel.cancelled() => {}
+                    }
                     delay = (delay * 2).min(Duration::from_secs(30));
                 }
             }

@@ -28,7 +28,9 @@ impl Collector {
     pub async fn start(dir: &Path, port: u16, db: &str, client_id: &str) -> Collector {
         let log = dir.join(format!("{client_id}.log"));
         let file = std::fs::File::create(&log).expect("collector log");
-        let child = Command::new(bin())
+        // EDGEPROOF_COLLECT_BIN: measure another build (e.g. release) of the collector.
+        let program = std::env::var_os("EDGEPROOF_COLLECT_BIN").map_or_else(bin, Into::into);
+        let child = Command::new(program)
             .args(["collect", "--mqtt", &format!("mqtt://127.0.0.1:{port}"), "--db", db])
             .args(["--client-id", client_id])
             .env("RUST_LOG", "info")
