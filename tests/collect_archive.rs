@@ -4,15 +4,16 @@
 //! are anomaly rows with the right seq ranges.
 
 use std::collections::BTreeSet;
+use std::process::Command;
 use std::time::Duration;
 
 use edgeproof::archive::{AnomalyKind, Archive, Span};
 
 use crate::support::collector::{add_gateway, Collector};
 use crate::support::fleet::{messages, publish_all, sim_fleet, sim_log_from, write_keys, Message};
-use crate::support::free_port;
 use crate::support::mosquitto::Mosquitto;
 use crate::support::postgres::TestDb;
+use crate::support::{bin, describe, free_port, run};
 
 const RECORDS: usize = 40;
 const WAIT: Duration = Duration::from_secs(120);
@@ -118,6 +119,17 @@ async fn small_fleet_into(db: &str) {
         ],
         "{sent} messages sent"
     );
+    // gw-0000's stored log is whole and verifies, but the collector refused records of it:
+    // report --db says so and exits 1.
+    let html = dir.path().join("gw-0000.html");
+    let out = run(Command::new(bin())
+        .args(["report", "--db", db, "--gateway", "gw-0000", "--html"])
+        .arg(&html));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr.contains("archive anomaly conflict (seen 1×): seq 5"), "{stderr}");
+    assert!(stderr.contains("archive anomaly bad_signature (seen 1×): seq 7"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("INTACT"));
     // Every complete log's checkpoint was checked against its records; the others wait.
     let checked: Vec<(String, i64)> = rows
         .iter()
