@@ -6,7 +6,7 @@ use std::process::Command;
 
 use edgeproof::archive::{Archive, Arrival, Registration};
 use edgeproof::collect::arrival::{verify_message, Keys};
-use edgeproof::evidence::cosignature::cosign;
+use edgeproof::evidence::cosignature::{cosign, WitnessKey};
 use edgeproof::evidence::{Chain, GatewayKey};
 
 use crate::support::fleet::{sim_fleet, SimLog};
@@ -49,7 +49,11 @@ async fn fleet_page_lists_gateways_worst_first_and_filters_by_city() {
     }
     // gw-0000: complete, its checkpoint cosigned by a witness.
     let text = logs[0].checkpoint.split("\n\n").next().unwrap().to_string() + "\n";
-    let w = cosign(&text, "witness.example/w1", &GatewayKey::from_seed([9; 32]), 1_767_312_000);
+    let witness_key = GatewayKey::from_seed([9; 32]);
+    let w = cosign(&text, "witness.example/w1", &witness_key, 1_767_312_000);
+    let vkey = dir.path().join("w1.vkey");
+    let trusted = WitnessKey { name: "witness.example/w1".into(), key: witness_key.public() };
+    std::fs::write(&vkey, format!("{}\n", trusted.vkey())).unwrap();
     let cosigned = format!("{}{}\n", logs[0].checkpoint, w.line());
     let mut batch = arrivals(&logs[0], &keys, 0..288, Some(&cosigned));
     // gw-0001: ten records lost.
@@ -74,7 +78,8 @@ async fn fleet_page_lists_gateways_worst_first_and_filters_by_city() {
         let html = dir.path().join(format!("{name}.html"));
         let json = dir.path().join(format!("{name}.json"));
         let out = run(Command::new(bin())
-            .args(["fleet", "--db", &db, "--at", "2026-01-02T00:00:00Z"])
+            .args(["fleet", "--db", &db, "--at", "2026-01-02T00:00:00Z", "--witness-key"])
+            .arg(&vkey)
             .arg("--html")
             .arg(&html)
             .arg("--json")
@@ -102,6 +107,7 @@ async fn fleet_page_lists_gateways_worst_first_and_filters_by_city() {
     assert_eq!(flags(3), ["最新检查点无见证 / latest checkpoint not witnessed"]);
     assert!(flags(4).is_empty(), "{:?}", flags(4));
     assert_eq!(v["rows"][4]["checkpoint"]["witnessed"], true);
+    assert_eq!(v["rows"][4]["checkpoint"]["trusted_cosignatures"], 1);
     assert_eq!(v["rows"][4]["checkpoint"]["root"], "matches");
     assert_eq!(
         v["rows"][4]["coverage_30_ppm"], 993_055,

@@ -3,7 +3,7 @@
 //! subscription group and one PostgreSQL database. Every record is stored exactly once, the
 //! gaps are exactly the records left out, and both collectors took a share.
 //!
-//! CI runs 100 gateways (28,800 records). `EDGEPROOF_SCALE_FULL=1` runs the acceptance size,
+//! CI runs 100 gateways (28,800 records), and 20 into one SQLite file. `EDGEPROOF_SCALE_FULL=1` runs the acceptance size,
 //! 1,000 gateways (288,000 records), and prints the ingest rate; figures in the README.
 
 use std::collections::BTreeSet;
@@ -23,16 +23,27 @@ const RECORDS: usize = 288;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_collectors_store_a_fleet_day_exactly_once() {
     let full = std::env::var("EDGEPROOF_SCALE_FULL").is_ok_and(|v| v == "1");
-    let gateways = if full { 1_000 } else { 100 };
-    let dir = tempfile::tempdir().unwrap();
     let db = TestDb::create("collect scale").await;
+    fleet_day_through_two_collectors(&db.url, if full { 1_000 } else { 100 }, full).await;
+}
+
+/// The same on one SQLite file, smaller: two collectors take turns at its write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_collectors_share_one_sqlite_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("archive.db").display().to_string();
+    fleet_day_through_two_collectors(&db, 20, false).await;
+}
+
+async fn fleet_day_through_two_collectors(db_url: &str, gateways: usize, full: bool) {
+    let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let _broker = Mosquitto::plain_with(port, "max_inflight_messages 1000").await;
 
     let t = Instant::now();
     let logs = sim_fleet(gateways, RECORDS);
     eprintln!("generated {} records in {:?}", gateways * RECORDS, t.elapsed());
-    let archive = Archive::open(&db.url).await.unwrap();
+    let archive = Archive::open(db_url).await.unwrap();
     for l in &logs {
         archive
             .register(Registration {
@@ -59,8 +70,8 @@ async fn two_collectors_store_a_fleet_day_exactly_once() {
     let msgs = messages(&logs, &drop);
     let want = (gateways * RECORDS - drop.len()) as u64;
 
-    let mut a = Collector::start(dir.path(), port, &db.url, "collect-a").await;
-    let mut b = Collector::start(dir.path(), port, &db.url, "collect-b").await;
+    let mut a = Collector::start(dir.path(), port, db_url, "collect-a").await;
+    let mut b = Collector::start(dir.path(), port, db_url, "collect-b").await;
     let t = Instant::now();
     publish_all(port, msgs).await;
     let published = t.elapsed();

@@ -9,13 +9,17 @@
 //!   mismatched checkpoints — evidence that something was altered or forged;
 //! - 2 *missing*: records missing in gaps; no record written for longer than `silent_after`
 //!   (by the records' wall time, so a back-filled outage does not stay flagged);
-//! - 1 *attention*: latest checkpoint not cosigned by a witness; 30-day coverage below 80 %.
+//! - 1 *attention*: latest checkpoint not cosigned by a trusted witness (its cosignature lines
+//!   are verified against the witness keys given; without keys they count as unverified);
+//!   30-day coverage below 80 %.
 
 use serde::Serialize;
 
 use super::model::AnomalyKind;
 use super::plan::DAY_MS;
-use super::summary::GatewayRow;
+use super::summary::{GatewayRow, LastCheckpoint};
+use crate::evidence::cosignature::{verify_cosignatures, WitnessKey};
+use crate::evidence::note::SignedNote;
 
 /// Which gateways, as of when.
 #[derive(Clone, Debug)]
@@ -30,6 +34,8 @@ pub struct FleetOptions {
     pub enterprise: Option<String>,
     /// Only this project.
     pub project: Option<String>,
+    /// Witnesses whose cosignatures count.
+    pub witnesses: Vec<WitnessKey>,
 }
 
 /// A red flag.
@@ -46,8 +52,12 @@ pub struct Flag {
 pub struct CheckpointView {
     /// Tree size.
     pub size: u64,
-    /// Cosigned by at least one witness (signature lines besides the gateway's).
+    /// Cosigned by at least one trusted witness whose signature verified.
     pub witnessed: bool,
+    /// Trusted witnesses whose cosignature verified.
+    pub trusted_cosignatures: u64,
+    /// Signature lines besides the gateway's (verified or not).
+    pub other_signatures: u64,
     /// When received, Unix ms.
     pub received_ms: u64,
     /// `matches`, `mismatch` or `pending` (records not all stored yet).
@@ -131,7 +141,12 @@ fn duration_words(ms: u64) -> String {
     }
 }
 
-fn flags(row: &GatewayRow, opts: &FleetOptions, cov30: u64) -> Vec<Flag> {
+fn flags(
+    row: &GatewayRow,
+    opts: &FleetOptions,
+    cov30: u64,
+    cp: Option<&CheckpointView>,
+) -> Vec<Flag> {
     let mut out = Vec::new();
     for (kind, (n, seqs)) in &row.anomalies {
         let (weight, text) = match kind {
@@ -155,8 +170,14 @@ fn flags(row: &GatewayRow, opts: &FleetOptions, cov30: u64) -> Vec<Flag> {
         }),
         Some(_) => {}
     }
-    match &row.last_checkpoint {
-        Some(c) if c.signatures > 1 => {}
+    match cp {
+        Some(c) if c.witnessed => {}
+        Some(c) if c.other_signatures > 0 => out.push(Flag {
+            weight: 1,
+            text: "最新检查点的见证签名未经可信见证人验证 / latest checkpoint cosigned, but by no \
+                   trusted witness (--witness-key)"
+                .into(),
+        }),
         Some(_) => out.push(Flag {
             weight: 1,
             text: "最新检查点无见证 / latest checkpoint not witnessed".into(),
@@ -195,6 +216,25 @@ pub fn integrity_label(k: AnomalyKind) -> &'static str {
     }
 }
 
+/// The latest checkpoint with its cosignatures checked against the trusted witnesses.
+fn checkpoint_view(c: &LastCheckpoint, witnesses: &[WitnessKey]) -> CheckpointView {
+    let trusted = SignedNote::parse(&c.note).map_or(0, |note| {
+        witnesses.iter().filter(|w| verify_cosignatures(&note, w).is_ok()).count() as u64
+    });
+    CheckpointView {
+        size: c.size,
+        witnessed: trusted > 0,
+        trusted_cosignatures: trusted,
+        other_signatures: c.signatures.saturating_sub(1),
+        received_ms: c.received_ms,
+        root: match c.root_checked {
+            1 => "matches",
+            2 => "mismatch",
+            _ => "pending",
+        },
+    }
+}
+
 /// Builds the view: filters, figures, flags, order.
 pub fn summarize(rows: Vec<GatewayRow>, opts: &FleetOptions) -> Fleet {
     let registered = rows.len();
@@ -209,7 +249,9 @@ pub fn summarize(rows: Vec<GatewayRow>, opts: &FleetOptions) -> Fleet {
         .map(|r| {
             let cov30 = coverage(&r, opts.now_ms, 30);
             let cov90 = coverage(&r, opts.now_ms, 90);
-            let flags = flags(&r, opts, cov30);
+            let checkpoint =
+                r.last_checkpoint.as_ref().map(|c| checkpoint_view(c, &opts.witnesses));
+            let flags = flags(&r, opts, cov30, checkpoint.as_ref());
             FleetRow {
                 gateway: r.reg.gateway.clone(),
                 origin: r.reg.origin.clone(),
@@ -221,16 +263,7 @@ pub fn summarize(rows: Vec<GatewayRow>, opts: &FleetOptions) -> Fleet {
                 coverage_30_ppm: cov30,
                 coverage_90_ppm: cov90,
                 last_record_ms: r.last_wall_ms,
-                checkpoint: r.last_checkpoint.as_ref().map(|c| CheckpointView {
-                    size: c.size,
-                    witnessed: c.signatures > 1,
-                    received_ms: c.received_ms,
-                    root: match c.root_checked {
-                        1 => "matches",
-                        2 => "mismatch",
-                        _ => "pending",
-                    },
-                }),
+                checkpoint,
                 flags,
             }
         })
@@ -257,7 +290,6 @@ mod tests {
 
     use super::*;
     use crate::archive::model::Registration;
-    use crate::archive::summary::LastCheckpoint;
 
     const NOW: u64 = 1_767_225_600_000 + 40 * DAY_MS;
 
@@ -285,13 +317,31 @@ mod tests {
             covered_by_day: (0..covered_days)
                 .map(|d| ((NOW / DAY_MS - d) as i64, DAY_MS))
                 .collect(),
-            last_checkpoint: Some(LastCheckpoint {
-                size: 100,
-                signatures: 2,
-                received_ms: NOW,
-                root_checked: 1,
-            }),
+            last_checkpoint: Some(witnessed_checkpoint()),
             anomalies: anomalies.iter().map(|&(k, n, s)| (k, (n, s))).collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    const WITNESS: &str = "witness.example/w1";
+
+    fn witness() -> WitnessKey {
+        let key = crate::evidence::GatewayKey::from_seed([9; 32]).public();
+        WitnessKey { name: WITNESS.into(), key }
+    }
+
+    /// A checkpoint note with the gateway's line and a real cosignature of [`witness`].
+    fn witnessed_checkpoint() -> LastCheckpoint {
+        use crate::evidence::cosignature::cosign;
+        use crate::evidence::{Checkpoint, GatewayKey, Hash};
+        let cp = Checkpoint::new("edgeproof/gw", 100, Hash::sha256(b"root"));
+        let mut note = cp.sign(&GatewayKey::from_seed([1; 32]));
+        note.signatures.push(cosign(&note.text, WITNESS, &GatewayKey::from_seed([9; 32]), 1));
+        LastCheckpoint {
+            size: 100,
+            signatures: 2,
+            received_ms: NOW,
+            root_checked: 1,
+            note: note.to_text(),
         }
     }
 
@@ -311,6 +361,7 @@ mod tests {
             city: Some("Foshan".into()),
             enterprise: None,
             project: None,
+            witnesses: vec![witness()],
         };
         let f = summarize(rows.clone(), &opts);
         let order: Vec<&str> = f.rows.iter().map(|r| r.gateway.as_str()).collect();
@@ -323,6 +374,16 @@ mod tests {
         assert!(f.rows[2].flags[0].text.contains("silent for 3 d"));
         assert_eq!(f.rows[1].missing, 7);
         assert!(f.rows[4].flags.is_empty());
+        let fine = f.rows[4].checkpoint.as_ref().unwrap();
+        assert!(fine.witnessed && fine.trusted_cosignatures == 1);
+        // Without the witness's key the cosignature counts for nothing.
+        opts.witnesses.clear();
+        let f = summarize(rows.clone(), &opts);
+        assert!(f
+            .rows
+            .iter()
+            .all(|r| r.flags.iter().any(|f| f.text.contains("no trusted witness"))));
+        opts.witnesses = vec![witness()];
         opts.city = None;
         assert_eq!(summarize(rows, &opts).rows[0].gateway, "elsewhere");
     }

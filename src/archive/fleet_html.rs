@@ -53,7 +53,11 @@ fn row_html(h: &mut String, i: usize, r: &FleetRow, offset: UtcOffset) {
         Some(c) => format!(
             "{} · {} · {}<br><span class=\"note\">{}</span>",
             c.size,
-            if c.witnessed { "见证 witnessed ✓" } else { "无见证 not witnessed ✗" },
+            match (c.witnessed, c.other_signatures) {
+                (true, _) => format!("见证 witnessed ✓ ({})", c.trusted_cosignatures),
+                (false, 0) => "无见证 not witnessed ✗".to_string(),
+                (false, _) => "见证未验证 cosigned, unverified ✗".to_string(),
+            },
             match c.root {
                 "matches" => "根哈希相符 root matches",
                 "mismatch" => "根哈希不符 root MISMATCH",

@@ -32,6 +32,20 @@ impl Archive {
         Ok(Archive::Sqlite(SqliteArchive::open(&PathBuf::from(path)).await?))
     }
 
+    /// [`Archive::open`] for readers (`report --db`, `fleet`): a SQLite path that does not
+    /// exist is an error instead of a new, empty archive.
+    pub async fn open_existing(db: &str) -> Result<Archive, ArchiveError> {
+        let is_pg = db.starts_with("postgres://") || db.starts_with("postgresql://");
+        let path = db.strip_prefix("sqlite://").unwrap_or(db);
+        if !is_pg && !std::path::Path::new(path).exists() {
+            return Err(ArchiveError::BadUrl {
+                url: db.into(),
+                why: "no archive there (edgeproof collect creates one)".into(),
+            });
+        }
+        Archive::open(db).await
+    }
+
     /// The applied schema version.
     pub async fn schema_version(&self) -> Result<i64, ArchiveError> {
         match self {

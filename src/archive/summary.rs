@@ -16,6 +16,8 @@ pub struct LastCheckpoint {
     pub received_ms: u64,
     /// 0 records incomplete, 1 root matches the records, 2 mismatch.
     pub root_checked: i64,
+    /// The note, with every signature line collected.
+    pub note: String,
 }
 
 /// One gateway's stored figures.

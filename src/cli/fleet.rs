@@ -10,6 +10,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use edgeproof::archive::fleet::{first_day, summarize, FleetOptions};
 use edgeproof::archive::{fleet_html, Archive};
+use edgeproof::evidence::cosignature::WitnessKey;
+use edgeproof::evidence::keys::VerifierKey;
 use edgeproof::evidence::report::calendar::{parse_time, UtcOffset};
 
 /// Arguments of `fleet`.
@@ -33,6 +35,10 @@ pub struct FleetArgs {
     /// Only gateways of this project.
     #[arg(long)]
     pub project: Option<String>,
+    /// A witness key you trust (C2SP vkey, type 0x04): cosignatures count only when they
+    /// verify under one. Repeatable.
+    #[arg(long = "witness-key")]
+    pub witness_key: Vec<PathBuf>,
     /// A gateway from which nothing arrived for longer than this is flagged silent.
     #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
     pub silent_after: Duration,
@@ -62,7 +68,14 @@ async fn write(args: FleetArgs) -> anyhow::Result<()> {
         Some(t) => parse_time(t, offset).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
         None => edgeproof::archive::store::now_ms(),
     };
-    let archive = Archive::open(&args.db).await?;
+    let mut witnesses = Vec::new();
+    for path in &args.witness_key {
+        let key = VerifierKey::load(path)
+            .and_then(|v| WitnessKey::from_vkey(v, &path.display().to_string()))
+            .context("--witness-key")?;
+        witnesses.push(key);
+    }
+    let archive = Archive::open_existing(&args.db).await?;
     let rows = archive.gateway_rows(first_day(now_ms)).await?;
     let opts = FleetOptions {
         now_ms,
@@ -70,6 +83,7 @@ async fn write(args: FleetArgs) -> anyhow::Result<()> {
         city: args.city.clone(),
         enterprise: args.enterprise.clone(),
         project: args.project.clone(),
+        witnesses,
     };
     let fleet = summarize(rows, &opts);
     let html = fleet_html::render(&fleet, offset);

@@ -2,7 +2,9 @@
 //! reviewer's report over a bundle (see `edgeproof::evidence::report`). The bundle is verified
 //! first; a report is written either way, with the verdict on top. `--db DB --gateway ID`
 //! reports from an archive written by `edgeproof collect`: the gateway's bundle is rebuilt
-//! from it (`edgeproof::archive::export`) and goes the same way.
+//! from it (`edgeproof::archive::export`) and goes the same way; what the collector refused
+//! (bad signatures, conflicting records, bad checkpoints) is listed on stderr and makes the
+//! exit 1.
 //!
 //! Exit 0: report written, bundle intact · 1: report written, bundle tampered or incomplete ·
 //! 2: no report (unreadable bundle or key, bad arguments, output not writable).
@@ -10,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use edgeproof::archive::{Anomaly, AnomalyKind};
 use edgeproof::evidence::cosignature::WitnessKey;
 use edgeproof::evidence::keys::{PublicKey, VerifierKey};
 use edgeproof::evidence::report::calendar::{format_ms, parse_time};
@@ -73,10 +76,12 @@ pub fn run(args: ReportArgs) -> ExitCode {
         Err(e) => return cannot(format!("--public-key: {e}")),
     };
     // From an archive: rebuild the gateway's bundle into a temporary file first.
-    let (bundle, registered, _cleanup) = match &args.source {
-        Source::Bundle(path) => (path.clone(), None, None),
+    let (bundle, registered, collected, _cleanup) = match &args.source {
+        Source::Bundle(path) => (path.clone(), None, Vec::new(), None),
         Source::Archive { db, gateway } => match rebuild(db, gateway) {
-            Ok((path, key)) => (path.clone(), Some(key), Some(RemoveOnDrop(path))),
+            Ok((path, key, anomalies)) => {
+                (path.clone(), Some(key), anomalies, Some(RemoveOnDrop(path)))
+            }
             Err(e) => return cannot(format!("{e:#}")),
         },
     };
@@ -132,8 +137,22 @@ pub fn run(args: ReportArgs) -> ExitCode {
     if let Some(p) = &args.json {
         println!("wrote {}", p.display());
     }
-    if verdict.intact {
+    // What the collector saw that the rebuilt bundle cannot show: records it refused (bad
+    // signatures, conflicting re-signed records, unreadable ones) and bad checkpoints. Gaps
+    // are in the verdict already.
+    for a in &collected {
+        let seqs = a.seqs.map_or(String::new(), |s| format!("{s}: "));
+        eprintln!("archive anomaly {} (seen {}×): {seqs}{}", a.kind.as_str(), a.count, a.detail);
+    }
+    if verdict.intact && collected.is_empty() {
         ExitCode::SUCCESS
+    } else if verdict.intact {
+        eprintln!(
+            "the rebuilt bundle verifies, but the collector recorded {} anomalies for this \
+             gateway (above)",
+            collected.len()
+        );
+        ExitCode::from(super::EXIT_NEGATIVE)
     } else {
         eprintln!(
             "the bundle did not verify: failed checks {:?}; see the report",
@@ -143,12 +162,12 @@ pub fn run(args: ReportArgs) -> ExitCode {
     }
 }
 
-/// Rebuilds `gateway`'s bundle from the archive `db` into a temporary file; returns its path
-/// and the registered key.
-fn rebuild(db: &str, gateway: &str) -> anyhow::Result<(PathBuf, PublicKey)> {
+/// Rebuilds `gateway`'s bundle from the archive `db` into a temporary file; returns its path,
+/// the registered key, and the anomalies the collector recorded for it other than gaps.
+fn rebuild(db: &str, gateway: &str) -> anyhow::Result<(PathBuf, PublicKey, Vec<Anomaly>)> {
     use anyhow::Context as _;
     super::runtime().block_on(async {
-        let archive = edgeproof::archive::Archive::open(db).await?;
+        let archive = edgeproof::archive::Archive::open_existing(db).await?;
         let reg = archive
             .registrations()
             .await?
@@ -165,7 +184,13 @@ fn rebuild(db: &str, gateway: &str) -> anyhow::Result<(PathBuf, PublicKey)> {
         let n = edgeproof::archive::export::write_bundle(&archive, &reg, &mut out).await?;
         std::mem::forget(guard);
         tracing::info!(gateway, records = n, "rebuilt the bundle from the archive");
-        Ok((path, key))
+        let anomalies = archive
+            .anomalies(Some(&reg.origin))
+            .await?
+            .into_iter()
+            .filter(|a| a.kind != AnomalyKind::Gap)
+            .collect();
+        Ok((path, key, anomalies))
     })
 }
 

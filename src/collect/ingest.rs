@@ -3,7 +3,8 @@
 //! PUBACKs. Verification of the next batch overlaps the commit of the previous one.
 //!
 //! A commit that fails (database down) is retried with backoff, holding the pipeline: no
-//! message is acknowledged before its batch is stored, so the broker keeps the rest.
+//! message is acknowledged before its batch is stored, so the broker keeps the rest. While
+//! stopping, a failing batch is left to the broker instead.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,11 +13,11 @@ use rumqttc::{AsyncClient, Publish};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::arrival::{lane_of, verify_message, Keys};
+use super::arrival::{verify_message, Keys};
 use super::counters::CollectCounters;
 use super::options::CollectOptions;
 use super::subscription;
-use crate::archive::{Archive, ArchiveError, Arrival};
+use crate::archive::{AnomalyKind, Archive, ArchiveError, Arrival};
 use crate::evidence::keys::PublicKey;
 
 /// Why the collector stopped.
@@ -32,6 +33,9 @@ pub enum CollectError {
     #[error(transparent)]
     Archive(#[from] ArchiveError),
 }
+
+/// Least time between two reloads of the registered keys.
+const KEY_RELOAD: Duration = Duration::from_millis(200);
 
 /// Loads the registered keys; a registration whose key does not parse is skipped and logged.
 pub async fn load_keys(archive: &Archive) -> Result<Keys, ArchiveError> {
@@ -80,7 +84,13 @@ pub async fn run(
         counters.clone(),
         cancel.clone(),
     ));
-    let committer = tokio::spawn(commit_stage(archive, client.clone(), batch_rx, counters.clone()));
+    let committer = tokio::spawn(commit_stage(
+        archive,
+        client.clone(),
+        batch_rx,
+        counters.clone(),
+        cancel.clone(),
+    ));
     let report = tokio::spawn(report_totals(counters.clone(), cancel.clone()));
 
     let _ = verifier.await;
@@ -104,13 +114,14 @@ pub async fn run(
 async fn verify_stage(
     opts: Arc<CollectOptions>,
     archive: Archive,
-    mut keys: Keys,
+    keys: Keys,
     mut rx: mpsc::UnboundedReceiver<Publish>,
     tx: mpsc::Sender<(Vec<Arrival>, Vec<Publish>)>,
     counters: Arc<CollectCounters>,
     cancel: CancellationToken,
 ) {
-    let mut refreshed = Instant::now();
+    let mut keys = Arc::new(keys);
+    let mut refreshed: Option<Instant> = None;
     loop {
         let first = tokio::select! {
             m = rx.recv() => match m { Some(m) => m, None => return },
@@ -125,25 +136,38 @@ async fn verify_stage(
             }
         }
         counters.messages.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        // A gateway registered after start: reload the keys, at most once a second.
-        let unknown = batch
-            .iter()
-            .any(|p| lane_of(&p.topic).is_some_and(|(prefix, _)| keys.get(prefix).is_none()));
-        if unknown && refreshed.elapsed() > Duration::from_secs(1) {
-            refreshed = Instant::now();
-            match load_keys(&archive).await {
-                Ok(k) => keys = k,
-                Err(e) => tracing::warn!(error = %e, "cannot reload gateway keys"),
-            }
-        }
-        let shared = Arc::new(keys.clone());
         let messages = Arc::new(batch);
-        let work = messages.clone();
+        let (work, shared) = (messages.clone(), keys.clone());
         let arrivals = tokio::task::spawn_blocking(move || verify_all(&work, &shared)).await;
-        let Ok(arrivals) = arrivals else {
+        let Ok(mut arrivals) = arrivals else {
             tracing::error!("a verification thread failed; the batch is left unacknowledged");
             continue;
         };
+        // Evidence of a gateway registered after start: reload the keys (at most every
+        // few hundred ms: the query is cheap) and verify those messages again.
+        let unknown: Vec<usize> = arrivals
+            .iter()
+            .enumerate()
+            .filter(
+                |(_, a)| matches!(a, Arrival::Anomaly(x) if x.kind == AnomalyKind::UnknownGateway),
+            )
+            .map(|(i, _)| i)
+            .collect();
+        if !unknown.is_empty() && refreshed.is_none_or(|t| t.elapsed() > KEY_RELOAD) {
+            refreshed = Some(Instant::now());
+            match load_keys(&archive).await {
+                Ok(k) if k.len() != keys.len() => {
+                    tracing::info!(gateways = k.len(), "reloaded the registered gateways");
+                    keys = Arc::new(k);
+                    for i in unknown {
+                        arrivals[i] =
+                            verify_message(&messages[i].topic, &messages[i].payload, &keys);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot reload gateway keys"),
+            }
+        }
         let messages = Arc::try_unwrap(messages).unwrap_or_else(|m| (*m).clone());
         if tx.send((arrivals, messages)).await.is_err() {
             return;
@@ -176,6 +200,7 @@ async fn commit_stage(
     client: AsyncClient,
     mut rx: mpsc::Receiver<(Vec<Arrival>, Vec<Publish>)>,
     counters: Arc<CollectCounters>,
+    cancel: CancellationToken,
 ) {
     while let Some((arrivals, messages)) = rx.recv().await {
         if arrivals.len() != messages.len() {
@@ -187,10 +212,19 @@ async fn commit_stage(
         let outcome = loop {
             match archive.ingest(arrivals.clone()).await {
                 Ok(o) => break o,
+                Err(e) if cancel.is_cancelled() => {
+                    // Stopping: leave the batch unacknowledged; the broker keeps it for the
+                    // next start under this client id.
+                    tracing::warn!(messages = messages.len(), error = %e, "cannot store a batch while stopping; left to the broker");
+                    return;
+                }
                 Err(e) => {
                     counters.commit_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(messages = messages.len(), error = %e, "cannot store a batch; retrying in {delay:?}");
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = cancel.cancelled() => {}
+                    }
                     delay = (delay * 2).min(Duration::from_secs(30));
                 }
             }

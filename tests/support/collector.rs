@@ -28,7 +28,9 @@ impl Collector {
     pub async fn start(dir: &Path, port: u16, db: &str, client_id: &str) -> Collector {
         let log = dir.join(format!("{client_id}.log"));
         let file = std::fs::File::create(&log).expect("collector log");
-        let child = Command::new(bin())
+        // EDGEPROOF_COLLECT_BIN: measure another build (e.g. release) of the collector.
+        let program = std::env::var_os("EDGEPROOF_COLLECT_BIN").map_or_else(bin, Into::into);
+        let child = Command::new(program)
             .args(["collect", "--mqtt", &format!("mqtt://127.0.0.1:{port}"), "--db", db])
             .args(["--client-id", client_id])
             .env("RUST_LOG", "info")
@@ -53,6 +55,16 @@ impl Collector {
     /// Its log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, as a crash or power cut would; its log moves to `<client id>.killed.log` so
+    /// that a restart under the same client id starts a fresh one.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::rename(&self.log, self.log.with_extension("killed.log"));
     }
 
     /// SIGTERM, then waits up to `timeout` for the exit.

@@ -34,15 +34,20 @@ pub fn gw_id(i: usize) -> String {
     format!("gw-{i:04}")
 }
 
-/// A log of `n` records (enroll, boot, usage…) for gateway `i`.
+/// A log of `n` records (enroll, boot, usage…) for gateway `i`, from 2026-01-01T00:00:00Z.
 pub fn sim_log(i: usize, n: usize) -> SimLog {
+    sim_log_from(i, n, 1_767_225_600_000)
+}
+
+/// The same gateway's log written from another time: validly signed, different records.
+pub fn sim_log_from(i: usize, n: usize, start_wall_ms: u64) -> SimLog {
     let gw = gw_id(i);
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
     let key = GatewayKey::from_seed(seed);
     let mut chain = Chain::new(Chain::origin_for(&gw), gw.clone());
     chain.start_run(format!("{gw}-boot"), 1);
-    let mut wall = 1_767_225_600_000u64; // 2026-01-01T00:00:00Z
+    let mut wall = start_wall_ms;
     let mut mono = 5_000u64;
     let mut records = Vec::with_capacity(n);
     for seq in 0..n {

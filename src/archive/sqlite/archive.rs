@@ -1,6 +1,5 @@
-//! The SQLite archive: one file, WAL mode, writers serialised by SQLite's own lock
-//! (`BEGIN IMMEDIATE`), so several collectors may share a file on one machine. Every call runs
-//! on a blocking thread.
+//! The SQLite archive: opening and migrating the file, registrations, and the queries the
+//! reports need.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -9,14 +8,10 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::batch::{group, mismatched_roots, root_mismatch, unknown_gateway};
-use super::error::ArchiveError;
-use super::migrate::{self, CREATE_VERSION_TABLE};
-use super::model::{Anomaly, AnomalyKind, Arrival, BatchOutcome, NewAnomaly, Registration, Span};
-use super::plan::{
-    complete_prefix, plan_origin, CheckpointWrite, Link, OriginState, StoredCheckpoint,
-};
-use super::summary::{GatewayRow, LastCheckpoint};
+use crate::archive::error::ArchiveError;
+use crate::archive::migrate::{self, CREATE_VERSION_TABLE};
+use crate::archive::model::{Anomaly, AnomalyKind, Arrival, BatchOutcome, Registration};
+use crate::archive::summary::{GatewayRow, LastCheckpoint};
 use crate::evidence::merkle::Hash;
 
 /// An open SQLite archive.
@@ -26,7 +21,7 @@ pub struct SqliteArchive {
     conn: Arc<Mutex<Connection>>,
 }
 
-type Res<T> = Result<T, ArchiveError>;
+pub(super) type Res<T> = Result<T, ArchiveError>;
 
 impl SqliteArchive {
     /// Opens (creating if needed) and migrates the archive at `path`.
@@ -85,7 +80,7 @@ impl SqliteArchive {
                 )
                 .optional()
                 .map_err(e(p, "register"))?;
-            super::store::check_reregistration(&reg, existing)?;
+            crate::archive::store::check_reregistration(&reg, existing)?;
             let taken: Option<String> = tx
                 .query_row("SELECT gateway FROM gateways WHERE origin = ?1 AND gateway <> ?2", [&reg.origin, &reg.gateway], |r| r.get(0))
                 .optional()
@@ -133,9 +128,9 @@ impl SqliteArchive {
         .await
     }
 
-    /// Stores a batch in one transaction (see [`super::plan`] for the rules).
+    /// Stores a batch in one transaction (see [`crate::archive::plan`] for the rules).
     pub async fn ingest(&self, arrivals: Vec<Arrival>, now_ms: u64) -> Res<BatchOutcome> {
-        self.with(move |c, p| ingest(c, p, arrivals, now_ms)).await
+        self.with(move |c, p| super::ingest::ingest(c, p, arrivals, now_ms)).await
     }
 
     /// Up to `limit` stored records of `origin` with seq > `after`, in seq order.
@@ -201,7 +196,7 @@ impl SqliteArchive {
                 .map_err(e(p, "read anomalies"))?;
             rows.into_iter()
                 .map(|(origin, kind, f, l, detail, count, seen)| {
-                    super::store::anomaly_row(p, origin, &kind, f, l, detail, count, seen)
+                    crate::archive::store::anomaly_row(p, origin, &kind, f, l, detail, count, seen)
                 })
                 .collect()
         })
@@ -259,7 +254,7 @@ impl SqliteArchive {
             }
             let mut st = c
                 .prepare(
-                    "SELECT c.origin, c.size, c.signatures, c.received_ms, c.root_checked FROM checkpoints c
+                    "SELECT c.origin, c.size, c.signatures, c.received_ms, c.root_checked, c.note FROM checkpoints c
                      JOIN (SELECT origin, MAX(size) AS size FROM checkpoints GROUP BY origin) m
                        ON m.origin = c.origin AND m.size = c.size",
                 )
@@ -274,6 +269,7 @@ impl SqliteArchive {
                         signatures: g(2)? as u64,
                         received_ms: g(3)? as u64,
                         root_checked: g(4)?,
+                        note: r.get(5).map_err(e(p, "read checkpoints"))?,
                     });
                 }
             }
@@ -299,7 +295,10 @@ impl SqliteArchive {
     }
 }
 
-fn e<'a>(path: &'a str, op: &'static str) -> impl Fn(rusqlite::Error) -> ArchiveError + 'a {
+pub(super) fn e<'a>(
+    path: &'a str,
+    op: &'static str,
+) -> impl Fn(rusqlite::Error) -> ArchiveError + 'a {
     move |source| ArchiveError::Sqlite { path: path.to_string(), op, source }
 }
 
@@ -318,7 +317,7 @@ fn migrate_sqlite(conn: &mut Connection, path: &str) -> Res<()> {
         tx.execute_batch(m.sql).map_err(e(path, "migrate"))?;
         tx.execute(
             "INSERT INTO schema_version (version, name, applied_ms) VALUES (?1, ?2, ?3)",
-            params![m.version, m.name, super::store::now_ms() as i64],
+            params![m.version, m.name, crate::archive::store::now_ms() as i64],
         )
         .map_err(e(path, "migrate"))?;
         tracing::info!(
@@ -331,7 +330,7 @@ fn migrate_sqlite(conn: &mut Connection, path: &str) -> Res<()> {
     tx.commit().map_err(e(path, "migrate"))
 }
 
-fn hash_of(path: &str, bytes: Vec<u8>) -> Res<Hash> {
+pub(super) fn hash_of(path: &str, bytes: Vec<u8>) -> Res<Hash> {
     let arr: [u8; 32] = bytes.try_into().map_err(|_| ArchiveError::Corrupt {
         db: path.to_string(),
         what: "a stored hash is not 32 bytes".into(),
@@ -339,211 +338,26 @@ fn hash_of(path: &str, bytes: Vec<u8>) -> Res<Hash> {
     Ok(Hash(arr))
 }
 
-fn ingest(c: &mut Connection, p: &str, arrivals: Vec<Arrival>, now_ms: u64) -> Res<BatchOutcome> {
-    let grouped = group(arrivals);
-    let mut out = BatchOutcome::default();
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(e(p, "begin"))?;
-    let mut anomalies: Vec<NewAnomaly> = grouped.anomalies;
-    for (origin, (records, checkpoints)) in grouped.by_origin {
-        let horizon: Option<Option<i64>> = tx
-            .query_row("SELECT horizon FROM gateways WHERE origin = ?1", [&origin], |r| r.get(0))
-            .optional()
-            .map_err(e(p, "read gateway"))?;
-        let Some(horizon) = horizon else {
-            anomalies.push(unknown_gateway(&origin, records.iter().map(|r| r.seq)));
-            continue;
-        };
-        let mut state =
-            OriginState { horizon: horizon.map(|h| h as u64), ..OriginState::default() };
-        {
-            let mut st = tx
-                .prepare_cached("SELECT first_seq, last_seq FROM anomalies WHERE origin = ?1 AND kind = 'gap' ORDER BY first_seq")
-                .map_err(e(p, "read gaps"))?;
-            state.gaps = st
-                .query_map([&origin], |r| {
-                    Ok(Span { first: r.get::<_, i64>(0)? as u64, last: r.get::<_, i64>(1)? as u64 })
-                })
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(e(p, "read gaps"))?;
-            let mut st = tx
-                .prepare_cached("SELECT leaf, prev FROM records WHERE origin = ?1 AND seq = ?2")
-                .map_err(e(p, "read records"))?;
-            for seq in OriginState::seqs_needed(records.iter().map(|r| r.seq)) {
-                let row: Option<(Vec<u8>, Vec<u8>)> = st
-                    .query_row(params![origin, seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-                    .map_err(e(p, "read records"))?;
-                if let Some((leaf, prev)) = row {
-                    state
-                        .links
-                        .insert(seq, Link { leaf: hash_of(p, leaf)?, prev: hash_of(p, prev)? });
-                }
-            }
-            let mut st = tx
-                .prepare_cached(
-                    "SELECT root, note FROM checkpoints WHERE origin = ?1 AND size = ?2",
-                )
-                .map_err(e(p, "read checkpoints"))?;
-            for cp in &checkpoints {
-                let row: Option<(Vec<u8>, String)> = st
-                    .query_row(params![origin, cp.size as i64], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-                    .map_err(e(p, "read checkpoints"))?;
-                if let Some((root, note)) = row {
-                    state
-                        .checkpoints
-                        .insert(cp.size, StoredCheckpoint { root: hash_of(p, root)?, note });
-                }
-            }
-        }
-        let plan = plan_origin(&origin, &mut state, records, checkpoints);
-        out.stored += plan.inserts.len() as u64;
-        out.duplicates += plan.duplicates;
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO records (origin, seq, typ, wall_ms, leaf, prev, body, received_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(e(p, "store records"))?;
-            for r in &plan.inserts {
-                let body = std::str::from_utf8(&r.canonical).unwrap_or_default();
-                st.execute(params![
-                    origin,
-                    r.seq as i64,
-                    r.typ,
-                    r.wall_ms as i64,
-                    &r.leaf.0[..],
-                    &r.prev.0[..],
-                    body,
-                    now_ms as i64
-                ])
-                .map_err(e(p, "store records"))?;
-            }
-            let (fw, lw) =
-                plan.wall_range.map_or((None, None), |(a, b)| (Some(a as i64), Some(b as i64)));
-            tx.execute(
-                "UPDATE gateways SET horizon = ?2, records = records + ?3,
-                     first_wall_ms = CASE WHEN ?4 IS NULL THEN first_wall_ms ELSE MIN(COALESCE(first_wall_ms, ?4), ?4) END,
-                     last_wall_ms = CASE WHEN ?5 IS NULL THEN last_wall_ms ELSE MAX(COALESCE(last_wall_ms, ?5), ?5) END,
-                     last_received_ms = ?6
-                 WHERE origin = ?1",
-                params![origin, plan.horizon.map(|h| h as i64), plan.inserts.len() as i64, fw, lw, now_ms as i64],
-            )
-            .map_err(e(p, "update gateway"))?;
-            if let Some(gaps) = &plan.gaps {
-                tx.execute("DELETE FROM anomalies WHERE origin = ?1 AND kind = 'gap'", [&origin])
-                    .map_err(e(p, "store gaps"))?;
-                let mut st = tx
-                    .prepare_cached(
-                        "INSERT INTO anomalies (origin, kind, first_seq, last_seq, detail, first_seen_ms, last_seen_ms)
-                         VALUES (?1, 'gap', ?2, ?3, ?4, ?5, ?5)",
-                    )
-                    .map_err(e(p, "store gaps"))?;
-                for g in gaps {
-                    st.execute(params![
-                        origin,
-                        g.first as i64,
-                        g.last as i64,
-                        super::store::gap_detail(*g),
-                        now_ms as i64
-                    ])
-                    .map_err(e(p, "store gaps"))?;
-                }
-            }
-            out.missing += state.gaps.iter().map(|g| g.len()).sum::<u64>();
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO coverage_days (origin, day, covered_ms, records) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (origin, day) DO UPDATE SET covered_ms = covered_ms + excluded.covered_ms,
-                         records = records + excluded.records",
-                )
-                .map_err(e(p, "store coverage"))?;
-            for (day, d) in &plan.days {
-                st.execute(params![origin, day, d.covered_ms as i64, d.records as i64])
-                    .map_err(e(p, "store coverage"))?;
-            }
-            for w in &plan.checkpoints {
-                out.checkpoints += 1;
-                match w {
-                    CheckpointWrite::Insert { size, root, note, signatures } => tx.execute(
-                        "INSERT INTO checkpoints (origin, size, root, note, signatures, received_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![origin, *size as i64, &root.0[..], note, *signatures as i64, now_ms as i64],
-                    ),
-                    CheckpointWrite::Merge { size, note, signatures } => tx.execute(
-                        "UPDATE checkpoints SET note = ?3, signatures = ?4, received_ms = ?5
-                         WHERE origin = ?1 AND size = ?2",
-                        params![origin, *size as i64, note, *signatures as i64, now_ms as i64],
-                    ),
-                }
-                .map_err(e(p, "store checkpoints"))?;
-            }
-        }
-        anomalies.extend(plan.anomalies);
-        // Checkpoints whose records are now all stored: compare roots.
-        let prefix = complete_prefix(state.horizon, &state.gaps);
-        let pending: Vec<(u64, Hash)> = {
-            let mut st = tx
-                .prepare_cached("SELECT size, root FROM checkpoints WHERE origin = ?1 AND root_checked = 0 AND size <= ?2")
-                .map_err(e(p, "read checkpoints"))?;
-            let rows = st
-                .query_map(params![origin, prefix as i64], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-                })
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(e(p, "read checkpoints"))?;
-            rows.into_iter().map(|(s, r)| Ok((s as u64, hash_of(p, r)?))).collect::<Res<_>>()?
-        };
-        if let Some(max) = pending.iter().map(|(s, _)| *s).max() {
-            let mut st = tx
-                .prepare_cached(
-                    "SELECT leaf FROM records WHERE origin = ?1 AND seq < ?2 ORDER BY seq",
-                )
-                .map_err(e(p, "read leaves"))?;
-            let leaves = st
-                .query_map(params![origin, max as i64], |r| r.get::<_, Vec<u8>>(0))
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(e(p, "read leaves"))?
-                .into_iter()
-                .map(|l| hash_of(p, l))
-                .collect::<Res<Vec<_>>>()?;
-            let bad = mismatched_roots(leaves, &pending);
-            for (size, _) in &pending {
-                let code = if bad.contains(size) { 2 } else { 1 };
-                tx.execute(
-                    "UPDATE checkpoints SET root_checked = ?3 WHERE origin = ?1 AND size = ?2",
-                    params![origin, *size as i64, code],
-                )
-                .map_err(e(p, "store checkpoints"))?;
-            }
-            anomalies.extend(bad.into_iter().map(|s| root_mismatch(&origin, s)));
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrations_apply_once_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let a = SqliteArchive::open(&path).await.unwrap();
+        assert_eq!(a.schema_version().await.unwrap(), migrate::latest(migrate::SQLITE));
+        drop(a);
+        // Opening again applies nothing and keeps the data.
+        let a = SqliteArchive::open(&path).await.unwrap();
+        assert_eq!(a.schema_version().await.unwrap(), 1);
+        drop(a);
+        let c = Connection::open(&path).unwrap();
+        c.execute("INSERT INTO schema_version (version, name, applied_ms) VALUES (99, 'x', 0)", [])
+            .unwrap();
+        drop(c);
+        let err = SqliteArchive::open(&path).await.err().expect("refused");
+        assert!(matches!(err, ArchiveError::NewerSchema { found: 99, known: 1, .. }), "{err}");
     }
-    {
-        let mut st = tx
-            .prepare_cached(
-                "INSERT INTO anomalies (origin, kind, first_seq, last_seq, detail, fingerprint, first_seen_ms, last_seen_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                 ON CONFLICT (fingerprint) DO UPDATE SET count = count + 1, last_seen_ms = excluded.last_seen_ms,
-                     first_seq = MIN(COALESCE(first_seq, excluded.first_seq), COALESCE(excluded.first_seq, first_seq)),
-                     last_seq = MAX(COALESCE(last_seq, excluded.last_seq), COALESCE(excluded.last_seq, last_seq))",
-            )
-            .map_err(e(p, "store anomalies"))?;
-        for a in &anomalies {
-            st.execute(params![
-                a.origin,
-                a.kind.as_str(),
-                a.seqs.map(|s| s.first as i64),
-                a.seqs.map(|s| s.last as i64),
-                a.detail,
-                a.fingerprint,
-                now_ms as i64
-            ])
-            .map_err(e(p, "store anomalies"))?;
-        }
-    }
-    out.anomalies += anomalies.len() as u64;
-    tx.commit().map_err(e(p, "commit"))?;
-    Ok(out)
 }
