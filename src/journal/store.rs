@@ -105,6 +105,8 @@ pub struct Journal {
     /// The disk-full episode and what the file system allowed at the last change.
     pub(super) disk_episode: DiskEpisode,
     pub(super) disk_bound: DiskBound,
+    /// Whether the reserve file is known to be in place (see `disk.rs`).
+    pub(super) reserve_in_place: bool,
     pub(super) counters: Arc<JournalCounters>,
     /// Encoded payloads of the batch being appended, reused between appends.
     encoded: Vec<u8>,
@@ -148,6 +150,12 @@ impl Journal {
                      file can be inspected with sqlite3)"
                 );
                 (Journal::open_once(path, options)?, Some(target))
+            }
+            // A disk full to the last byte: SQLite cannot even make its -wal and -shm
+            // files. The reserve file gives it the room.
+            Err(e) if disk::release_reserve(path) => {
+                tracing::warn!(path = %path.display(), error = %e, "journal could not open on a full disk; retrying with the reserve's space");
+                (Journal::open_once(path, options)?, None)
             }
             Err(e) => return Err(e),
         };
@@ -216,6 +224,7 @@ impl Journal {
             episode: Episode::default(),
             disk_episode: DiskEpisode::default(),
             disk_bound: DiskBound::default(),
+            reserve_in_place: false,
             counters: Arc::new(JournalCounters::default()),
             encoded: Vec::new(),
             spans: Vec::new(),
