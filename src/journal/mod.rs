@@ -92,8 +92,8 @@
 //! bound rises back to `max_bytes` by itself as space returns.
 //!
 //! Another writer can still fill the disk to the last byte. For that moment the journal
-//! keeps a **reserve file** beside it, `<name>-reserve` (4 MiB of real blocks, made when the
-//! file system has room). On `SQLITE_FULL` (SQLite's unix VFS reports `ENOSPC` so) the
+//! keeps a **reserve file** beside it, `<name>-reserve` (4 MiB of real blocks, made at open and
+//! later when the file system has 16 MiB free). On `SQLITE_FULL` (SQLite's unix VFS reports `ENOSPC` so) the
 //! transaction is rolled back, the reserve file is deleted, at least 1 MiB (twice the
 //! incoming size if larger) of the oldest telemetry is dropped in its own transaction (a
 //! delete writes to the WAL too: that is what the reserve's space is for), a checkpoint lets

@@ -159,6 +159,9 @@ impl Journal {
             }
             Err(e) => return Err(e),
         };
+        // Makes the reserve file now, while there may be room (see `disk.rs`).
+        let mut journal = journal;
+        journal.bound_now();
         let oldest_seq = journal.oldest().unwrap_or_else(|e| {
             tracing::warn!(path = %path.display(), error = %e, "cannot read the oldest entry");
             None
