@@ -72,7 +72,18 @@ async fn wall_clock_stepped_back_and_forward_is_recorded_and_verifies_as_a_time_
     );
     wait_for("live data", WAIT, || sub.data_count() >= 20).await;
 
-    for (text, step_ms) in steps {
+    // Distinct clock records published (a re-send after a reconnect counts once).
+    let clock_records = |sub: &Subscriber| {
+        sub.all()
+            .iter()
+            .filter(|m| m.topic.ends_with("/evidence"))
+            .map(|m| m.json())
+            .filter(|v| v["typ"] == "clock")
+            .map(|v| v["seq"].as_u64())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    for (i, (text, step_ms)) in steps.iter().enumerate() {
         let from = sub.data_count();
         set_offset(&offset, text);
         // The step shows in the data (ts on the new clock), and data keeps flowing.
@@ -84,6 +95,21 @@ async fn wall_clock_stepped_back_and_forward_is_recorded_and_verifies_as_a_time_
                 .filter(|m| (m["ts"].as_i64().unwrap() - want).abs() < 30_000)
                 .count();
             on_new >= 20
+        })
+        .await;
+        // The recorder compares the clocks every second: wait until it has recorded this
+        // step, so the next one is not folded into it.
+        let steps_so_far = steps[..=i]
+            .iter()
+            .scan(0i64, |at, (_, s)| {
+                let d = s - *at;
+                *at = *s;
+                Some(d)
+            })
+            .filter(|d| *d != 0)
+            .count();
+        wait_for(&format!("the clock record of the step to {text} s"), WAIT, || {
+            clock_records(&sub) >= steps_so_far
         })
         .await;
     }

@@ -13,7 +13,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::agent::{journal_stats, metrics_on, mqtt_plain, write_config, Agent};
-use edgeproof::model::now_ms;
+use std::sync::Arc;
+
+use edgeproof::journal::{Journal, JournalOptions};
+use edgeproof::model::{now_ms, Batch, Sample, Value};
 
 use crate::support::faults::{pick, wait_metrics};
 use crate::support::metrics::scrape;
@@ -79,7 +82,7 @@ fn ballast(path: &Path, bytes: u64) {
 /// Appends to `path` until the file system refuses (ENOSPC).
 fn fill_up(path: &Path) {
     let block = vec![0u8; 64 * 1024];
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
     while std::io::Write::write_all(&mut f, &block).is_ok() {}
     let _ = f.sync_all();
 }
@@ -225,5 +228,64 @@ async fn a_full_disk_drops_the_oldest_telemetry_keeps_evidence_and_recovers() {
         stats.dropped_samples_total,
         stats.next_seq - 1,
         stats.evidence_records
+    );
+}
+
+/// A batch of `points` text samples of `len` bytes each (incompressible enough: the codec
+/// stores text as is).
+fn text_batch(i: u64, points: usize, len: usize) -> Batch {
+    let ts_ms = 1_700_000_000_000 + i;
+    let text: String = (0..len).map(|k| char::from(b'a' + ((i as usize + k) % 26) as u8)).collect();
+    Batch {
+        device: Arc::from("line-01"),
+        ts_ms,
+        samples: (0..points)
+            .map(|p| Sample::good(Arc::from(format!("p{p}")), ts_ms, Value::Text(text.clone())))
+            .collect(),
+    }
+}
+
+/// Regression: when another writer filled the disk to the last byte, a commit that needed
+/// the WAL to grow failed with SQLITE_FULL, and so did the eviction meant to make room
+/// (deleting rows writes to the WAL too): the journal could not write anything until space
+/// returned, telemetry piled up in memory and evidence records were lost. The reserve file
+/// beside the journal is now released for that moment.
+#[test]
+fn a_disk_filled_to_the_last_byte_by_another_writer_leaves_the_journal_writable() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Tmpfs::mount(&dir.path().join("data"), 24);
+    let path = fs.dir.join("journal.sqlite3");
+    let (mut journal, _) =
+        Journal::open(&path, JournalOptions { max_bytes: u64::MAX }).expect("open");
+    // Old telemetry to drop: ~3 MiB in small commits.
+    for i in 0..300 {
+        journal.append(&[text_batch(i, 10, 1000)]).expect("append before the disk fills");
+    }
+    let reserve = fs.dir.join("journal.sqlite3-reserve");
+    assert!(reserve.exists(), "the reserve file is made while there is room");
+    fill_up(&fs.dir.join("ballast"));
+    assert_eq!(fs.available(), 0, "full to the last byte");
+
+    // Commits of 1 MiB each: more than the WAL holds without growing.
+    for i in 0..8 {
+        journal.append(&[text_batch(1000 + i, 100, 10_000)]).unwrap_or_else(|e| {
+            panic!("commit {i} on a full disk: {e}");
+        });
+    }
+    journal.append_evidence(0, &[7u8; 2000]).expect("evidence on a full disk");
+    let stats = journal.stats().unwrap();
+    let counters = journal.counters().snapshot();
+    assert!(counters.disk_full > 0, "the commits met SQLITE_FULL: {counters:?}");
+    assert!(stats.dropped_entries_total > 0, "old telemetry made room: {stats:?}");
+    assert_eq!(journal.read_after(None, usize::MAX).unwrap().last().unwrap().seq, 308);
+    assert!(!reserve.exists(), "the reserve was used");
+
+    // Space returns: the reserve is made again at the next commit.
+    std::fs::remove_file(fs.dir.join("ballast")).unwrap();
+    journal.append(&[text_batch(2000, 1, 10)]).unwrap();
+    assert!(reserve.exists(), "the reserve is back");
+    eprintln!(
+        "faults_disk: full to the last byte: SQLITE_FULL met {}, dropped {} entries, evidence kept",
+        counters.disk_full, stats.dropped_entries_total
     );
 }

@@ -7,13 +7,68 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::bound::{self, Evicted};
 use super::error::JournalError;
-use super::recovery::JOURNAL_SIZE_LIMIT;
+use super::recovery::{with_suffix, JOURNAL_SIZE_LIMIT};
 use super::store::Journal;
 
 /// Space the journal leaves free on its file system: room for the WAL to grow to its
 /// checkpoint size and for one more transaction, so commits, acks and evictions (which
 /// write to the WAL too) keep working on a nearly full disk.
 pub(crate) const RESERVE_BYTES: u64 = JOURNAL_SIZE_LIMIT as u64 + 2 * 1024 * 1024;
+
+/// Size of the reserve file kept beside the journal (`<journal>-reserve`): space held back
+/// for the moment another writer fills the disk to the last byte. Released on `SQLITE_FULL`
+/// so the WAL can grow for the eviction, the checkpoint and the retried commit; made again
+/// once the file system has room.
+pub(crate) const RESERVE_FILE_BYTES: u64 = JOURNAL_SIZE_LIMIT as u64;
+
+/// The reserve file of the journal at `journal`.
+pub(crate) fn reserve_path(journal: &Path) -> std::path::PathBuf {
+    with_suffix(journal, "-reserve")
+}
+
+/// Creates the reserve file (real blocks, zeros; not a sparse file) unless it exists.
+/// Returns whether it is in place. Best effort: a disk without the room goes without.
+pub(crate) fn ensure_reserve(journal: &Path) -> bool {
+    let path = reserve_path(journal);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() >= RESERVE_FILE_BYTES) {
+        return true;
+    }
+    let write = || -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(&path)?;
+        let zeros = vec![0u8; 64 * 1024];
+        let mut left = RESERVE_FILE_BYTES;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            f.write_all(&zeros[..n])?;
+            left -= n as u64;
+        }
+        f.sync_all()
+    };
+    match write() {
+        Ok(()) => true,
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            tracing::debug!(path = %path.display(), error = %e, "no room for the journal's reserve file yet");
+            false
+        }
+    }
+}
+
+/// Deletes the reserve file; returns whether there was one.
+pub(crate) fn release_reserve(journal: &Path) -> bool {
+    let path = reserve_path(journal);
+    let released = std::fs::remove_file(&path).is_ok();
+    if released {
+        tracing::warn!(
+            path = %path.display(),
+            bytes = RESERVE_FILE_BYTES,
+            "the disk is full to the last byte: released the journal's reserve file so it can \
+             keep writing (made again once space returns)"
+        );
+    }
+    released
+}
 
 /// Bytes the file system holding `path` still gives an unprivileged writer, or `None` when
 /// it cannot be asked (then only `max_bytes` bounds the journal).
@@ -51,19 +106,30 @@ impl Journal {
     /// The bound in force for the next change: `max_bytes`, or less when the file system is
     /// nearly full. Remembered for the episode logs.
     pub(super) fn bound_now(&mut self) -> u64 {
-        let available = available_bytes(&self.path);
+        let mut available = available_bytes(&self.path);
+        if !self.reserve_in_place
+            && available.is_some_and(|a| a >= RESERVE_FILE_BYTES + 2 * RESERVE_BYTES)
+        {
+            self.reserve_in_place = ensure_reserve(&self.path);
+            available = available_bytes(&self.path);
+        }
         let bound =
             available.and_then(|a| disk_bound(&self.conn, self.page_size, self.max_bytes, a));
         self.disk_bound = DiskBound { bound, available };
         bound.unwrap_or(self.max_bytes)
     }
 
-    /// After `SQLITE_FULL`: drops the oldest telemetry, at least twice `need` bytes' worth
+    /// After `SQLITE_FULL`: releases the reserve file, drops the oldest telemetry, at least twice `need` bytes' worth
     /// and at least 1 MiB, so the retry and the next flushes reuse the freed pages inside
     /// the file instead of growing it; then lets a checkpoint recycle the WAL. Counted and
     /// logged like any eviction under the disk's bound.
     pub(super) fn make_room_after_disk_full(&mut self, need: u64) -> Result<(), JournalError> {
         self.counters.disk_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Deleting rows writes to the WAL too: on a disk full to the last byte it needs the
+        // reserve's space.
+        if release_reserve(&self.path) {
+            self.reserve_in_place = false;
+        }
         let path = &self.path;
         let sqlite = |source| JournalError::Sqlite {
             path: path.clone(),

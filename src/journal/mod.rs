@@ -84,20 +84,25 @@
 //! The journal never takes the last free space of its file system (`disk.rs`). Before each
 //! change it asks the file system (`statvfs`) what is left, and the bound in force is the
 //! lower of `max_bytes` and *the main file's current size plus the free space beyond a
-//! 6 MiB reserve* (room for the WAL to reach its checkpoint size and for one transaction).
+//! 6 MiB headroom* (room for the WAL to reach its checkpoint size and for one transaction).
 //! So on a filling disk the journal stops growing, keeps reusing the pages it already
 //! holds, and drops the oldest telemetry exactly as under `max_bytes` (same counters).
 //! Evidence is never dropped. A "disk full" episode is logged once when the disk first
-//! forces a drop, and once when the file system has twice the reserve free again; the
+//! forces a drop, and once when the file system has twice the headroom free again; the
 //! bound rises back to `max_bytes` by itself as space returns.
 //!
-//! If SQLite still reports `SQLITE_FULL` (another writer took the space between the
-//! measurement and the write), the transaction is rolled back, at least 1 MiB (twice the
-//! incoming size if larger) of the oldest telemetry is dropped in its own transaction, a
-//! checkpoint lets the WAL be reused, and the append — telemetry or evidence — is retried
-//! once. If that fails too, the error goes to the caller: the writer thread keeps the
-//! batches and retries on its timer, and the evidence recorder retries a record for about
-//! 50 s before giving it up.
+//! Another writer can still fill the disk to the last byte. For that moment the journal
+//! keeps a **reserve file** beside it, `<name>-reserve` (4 MiB of real blocks, made at open and
+//! later when the file system has 16 MiB free). On `SQLITE_FULL` (SQLite's unix VFS reports `ENOSPC` so) the
+//! transaction is rolled back, the reserve file is deleted, at least 1 MiB (twice the
+//! incoming size if larger) of the oldest telemetry is dropped in its own transaction (a
+//! delete writes to the WAL too: that is what the reserve's space is for), a checkpoint lets
+//! the WAL be reused, and the append — telemetry or evidence — is retried once. The reserve
+//! is made again at the first commit that finds the space. An open that fails on a full
+//! disk (SQLite cannot make its `-wal`/`-shm` files) deletes the reserve and tries once more.
+//! If all that fails, the error goes to the caller: the writer thread keeps the batches and
+//! retries on its timer, and the evidence recorder retries a record for about 50 s before
+//! giving it up. `edgeproof_journal_disk_full_total` counts the `SQLITE_FULL`s met.
 //!
 //! # Recovery
 //!

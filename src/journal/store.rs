@@ -105,6 +105,8 @@ pub struct Journal {
     /// The disk-full episode and what the file system allowed at the last change.
     pub(super) disk_episode: DiskEpisode,
     pub(super) disk_bound: DiskBound,
+    /// Whether the reserve file is known to be in place (see `disk.rs`).
+    pub(super) reserve_in_place: bool,
     pub(super) counters: Arc<JournalCounters>,
     /// Encoded payloads of the batch being appended, reused between appends.
     encoded: Vec<u8>,
@@ -149,8 +151,17 @@ impl Journal {
                 );
                 (Journal::open_once(path, options)?, Some(target))
             }
+            // A disk full to the last byte: SQLite cannot even make its -wal and -shm
+            // files. The reserve file gives it the room.
+            Err(e) if disk::release_reserve(path) => {
+                tracing::warn!(path = %path.display(), error = %e, "journal could not open on a full disk; retrying with the reserve's space");
+                (Journal::open_once(path, options)?, None)
+            }
             Err(e) => return Err(e),
         };
+        // Makes the reserve file now, while there may be room (see `disk.rs`).
+        let mut journal = journal;
+        journal.bound_now();
         let oldest_seq = journal.oldest().unwrap_or_else(|e| {
             tracing::warn!(path = %path.display(), error = %e, "cannot read the oldest entry");
             None
@@ -216,6 +227,7 @@ impl Journal {
             episode: Episode::default(),
             disk_episode: DiskEpisode::default(),
             disk_bound: DiskBound::default(),
+            reserve_in_place: false,
             counters: Arc::new(JournalCounters::default()),
             encoded: Vec::new(),
             spans: Vec::new(),
