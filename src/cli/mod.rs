@@ -33,8 +33,9 @@ pub const EXIT_NEGATIVE: u8 = 1;
 /// Exit code for "could not run".
 pub const EXIT_CANNOT_RUN: u8 = 2;
 
-/// edgeproof — polls PLCs, meters and sensors over Modbus, keeps every reading on disk until an
-/// MQTT broker acknowledged it, and logs signed evidence that the gateway was in use.
+/// edgeproof — polls PLCs, meters and sensors over Modbus and OPC UA, keeps every reading on
+/// disk until an MQTT broker acknowledged it, and logs signed evidence that the gateway was in
+/// use.
 #[derive(Debug, Parser)]
 #[command(name = "edgeproof", version, propagate_version = true)]
 #[command(after_help = "Exit codes: 0 success · 1 negative result (invalid config, nothing \
@@ -91,8 +92,6 @@ enum Command {
         #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
         status_every: std::time::Duration,
     },
-    /// Read every point once and print the value beside the raw registers — the quickest way
-    /// to see a word-swapped float or a wrong address. Exit 1 if no point could be read.
     /// List an OPC UA server's address space: node ids, browse names, data types. With
     /// `--points`, print ready-to-paste `[[devices.points]]` entries for its variables.
     Browse {
@@ -129,6 +128,8 @@ enum Command {
         #[command(subcommand)]
         action: TrustAction,
     },
+    /// Read every point once and print the value beside the raw registers — the quickest way
+    /// to see a word-swapped float or a wrong address. Exit 1 if no point could be read.
     Probe {
         /// The config file (TOML).
         #[arg(short, long)]
@@ -440,5 +441,32 @@ impl ShutdownSignals {
             _ = next(&mut self.term) => "SIGTERM",
             _ = next(&mut self.int) => "SIGINT",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// `--help` is the integrator's first manual: every subcommand, nested ones included, says
+    /// what it does (regression: `probe` once showed an empty line and lent its text to
+    /// `browse`).
+    #[test]
+    fn every_subcommand_describes_itself_in_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none_or(|a| a.to_string().trim().is_empty()) {
+                    missing.push(name.clone());
+                }
+                walk(sub, &name, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "edgeproof", &mut missing);
+        assert!(missing.is_empty(), "subcommands without a description: {missing:?}");
+        Cli::command().debug_assert();
     }
 }
