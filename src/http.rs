@@ -19,7 +19,7 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /metrics` | 200, `text/plain; version=0.0.4`, [`Metrics::render`] |
+//! | `GET /metrics` | 200, `text/plain; version=0.0.4`, [`Metrics::render`] (or the [`Render`] given to [`serve_render`]) |
 //! | `GET /healthz` | 200 `ok` if the health check passes, else 503 with its reason |
 //! | another path | 404 |
 //! | another method on `/metrics` or `/healthz` | 405 with `Allow: GET` |
@@ -72,6 +72,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Says whether the agent is healthy; `Err` carries a short reason for the 503 body.
 pub type HealthCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
+/// Produces the `/metrics` body (Prometheus text) of a process other than the agent, e.g.
+/// the collector's ([`crate::collect::metrics::render`]).
+pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Errors opening the listening socket.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -111,12 +115,23 @@ pub async fn serve(
     health: HealthCheck,
     cancel: CancellationToken,
 ) {
-    serve_limited(listener, metrics, health, cancel, LIMITS).await;
+    let render: Render = Arc::new(move || metrics.render());
+    serve_limited(listener, render, health, cancel, LIMITS).await;
+}
+
+/// [`serve`] with another registry: `/metrics` answers what `render` returns.
+pub async fn serve_render(
+    listener: TcpListener,
+    render: Render,
+    health: HealthCheck,
+    cancel: CancellationToken,
+) {
+    serve_limited(listener, render, health, cancel, LIMITS).await;
 }
 
 async fn serve_limited(
     listener: TcpListener,
-    metrics: Arc<Metrics>,
+    metrics: Render,
     health: HealthCheck,
     cancel: CancellationToken,
     limits: Limits,
@@ -164,7 +179,7 @@ fn log_task_end(done: Result<(), tokio::task::JoinError>) {
 async fn handle(
     mut stream: TcpStream,
     peer: SocketAddr,
-    metrics: Arc<Metrics>,
+    metrics: Render,
     health: HealthCheck,
     limits: Limits,
 ) {
@@ -306,7 +321,7 @@ fn parse_request(head: &[u8]) -> Result<Request<'_>, &'static str> {
     Ok(Request { method, path })
 }
 
-fn route(req: &Request<'_>, metrics: &Metrics, health: &HealthCheck) -> Response {
+fn route(req: &Request<'_>, metrics: &Render, health: &HealthCheck) -> Response {
     let known = matches!(req.path, "/metrics" | "/healthz");
     if !known {
         return Response::text(404, "not found: try /metrics or /healthz\n");
@@ -320,7 +335,7 @@ fn route(req: &Request<'_>, metrics: &Metrics, health: &HealthCheck) -> Response
         "/metrics" => Response {
             status: 200,
             content_type: prometheus::TEXT_FORMAT,
-            body: metrics.render(),
+            body: metrics(),
             allow_get: false,
         },
         _ => match health() {
@@ -453,7 +468,8 @@ mod tests {
             }
         });
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(serve_limited(listener, metrics, health, cancel.clone(), limits));
+        let render: Render = Arc::new(move || metrics.render());
+        let task = tokio::spawn(serve_limited(listener, render, health, cancel.clone(), limits));
         Server { addr, healthy, cancel, task }
     }
 

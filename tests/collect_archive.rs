@@ -1,7 +1,8 @@
 //! `edgeproof collect` end to end on a small fleet, on SQLite and on PostgreSQL: simulated
 //! gateways publish through a real mosquitto into a real collector process; every record is
 //! stored once, re-deliveries change nothing, and gaps, bad signatures and unknown gateways
-//! are anomaly rows with the right seq ranges.
+//! are anomaly rows with the right seq ranges; `/metrics` (`--metrics-listen`) counts what
+//! was stored.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -11,6 +12,7 @@ use edgeproof::archive::{AnomalyKind, Archive, Span};
 
 use crate::support::collector::{add_gateway, Collector};
 use crate::support::fleet::{messages, publish_all, sim_fleet, sim_log_from, write_keys, Message};
+use crate::support::metrics::{self as scrape, scrape_until};
 use crate::support::mosquitto::Mosquitto;
 use crate::support::postgres::TestDb;
 use crate::support::{bin, describe, free_port, run};
@@ -28,7 +30,11 @@ async fn small_fleet_into(db: &str) {
     for (l, k) in logs.iter().zip(&keys).take(4) {
         add_gateway(db, &l.gw, k, &["--city", "Foshan", "--project", "GD-2026-0042"]);
     }
-    let mut collector = Collector::start(dir.path(), port, db, "collect-1").await;
+    let metrics_addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let listen = metrics_addr.to_string();
+    let mut collector =
+        Collector::start_with(dir.path(), port, db, "collect-1", &["--metrics-listen", &listen])
+            .await;
     // Gateway 5 is registered while the collector runs.
     add_gateway(db, &logs[5].gw, &keys[5], &[]);
 
@@ -81,6 +87,22 @@ async fn small_fleet_into(db: &str) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The counters are added just after each commit: wait for the last one to show.
+    let s = scrape_until(metrics_addr, "stored records in /metrics", WAIT, |s| {
+        s.get("edgeproof_collect_records_stored_total") == Some(want_stored as f64)
+            && s.sum("edgeproof_collect_anomalies_total", &["kind=\"conflict\""]) == 1.0
+            && s.get("edgeproof_collect_checkpoints_stored_total") == Some(5.0)
+    })
+    .await;
+    let kind = |k: &str| s.value(&format!("edgeproof_collect_anomalies_total{{kind=\"{k}\"}}"));
+    assert_eq!(kind("bad_signature"), 1.0, "{}", s.text);
+    assert!(kind("unknown_gateway") >= 1.0, "{}", s.text);
+    assert_eq!(kind("gap"), 0.0, "gaps are kept current in the archive, not counted");
+    assert!(s.value("edgeproof_collect_duplicates_total") >= 5.0, "{}", s.text);
+    assert!(s.value("edgeproof_collect_messages_total") >= sent as f64, "{}", s.text);
+    assert!(s.value("edgeproof_collect_batches_committed_total") >= 1.0, "{}", s.text);
+    assert_eq!(s.value("edgeproof_collect_db_errors_total"), 0.0, "{}", s.text);
+    assert_eq!(scrape::get(metrics_addr, "/healthz").await.map(|r| r.0), Some(200));
     let status = collector.terminate(WAIT).await;
     assert!(status.success(), "exit after SIGTERM: {status}\n{}", collector.log());
 

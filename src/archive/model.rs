@@ -217,6 +217,8 @@ pub struct BatchOutcome {
     pub checkpoints: u64,
     /// Anomaly rows added or counted again (gaps excluded).
     pub anomalies: u64,
+    /// [`Self::anomalies`] by kind (kinds with none left out).
+    pub anomalies_by_kind: std::collections::BTreeMap<AnomalyKind, u64>,
     /// Records missing in open gaps of the origins touched, after the batch.
     pub missing: u64,
 }

@@ -5,6 +5,7 @@
 //! Exit 0: stopped by SIGTERM/Ctrl-C (or gateway registered) · 2: could not run (bad
 //! arguments, unreadable key, archive unusable).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use edgeproof::archive::{Archive, Registration};
-use edgeproof::collect::{CollectCounters, CollectOptions};
+use edgeproof::collect::{metrics, CollectCounters, CollectOptions};
 use edgeproof::evidence::keys::PublicKey;
 use edgeproof::evidence::Chain;
 use tokio_util::sync::CancellationToken;
@@ -54,6 +55,10 @@ pub struct CollectArgs {
     /// Client key for mutual TLS.
     #[arg(long, requires = "cert_file")]
     pub key_file: Option<PathBuf>,
+    /// Serve `GET /metrics` (Prometheus) and `GET /healthz` on this address, e.g.
+    /// 127.0.0.1:9899. Off by default.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Arguments of `collect add-gateway`.
@@ -145,14 +150,25 @@ pub async fn run(args: CollectArgs) -> ExitCode {
         opts.mqtt.password = std::env::var("EDGEPROOF_COLLECT_PASSWORD").ok().map(Into::into);
         opts.validate()?;
         let archive = Archive::open(db).await?;
-        anyhow::Ok((opts, archive))
+        let listener = match args.metrics_listen {
+            Some(addr) => Some(edgeproof::http::bind(addr).await.context("--metrics-listen")?),
+            None => None,
+        };
+        anyhow::Ok((opts, archive, listener))
     };
-    let (opts, archive) = match setup.await {
+    let (opts, archive, listener) = match setup.await {
         Ok(x) => x,
         Err(e) => return cannot(e),
     };
     let cancel = CancellationToken::new();
     let counters = Arc::new(CollectCounters::default());
+    if let Some(listener) = listener {
+        let c = Arc::clone(&counters);
+        let render: edgeproof::http::Render = Arc::new(move || metrics::render(&c));
+        // Up while the process runs: the collector stops the process when it stops.
+        let health: edgeproof::http::HealthCheck = Arc::new(|| Ok(()));
+        tokio::spawn(edgeproof::http::serve_render(listener, render, health, cancel.clone()));
+    }
     let mut task = tokio::spawn(edgeproof::collect::run(opts, archive, counters, cancel.clone()));
     let done = tokio::select! {
         which = signals.recv() => {

@@ -5,11 +5,13 @@
 //! message only after its batch committed ([`subscription`] explains why that loses nothing).
 //!
 //! Files: [`options`] (broker, group, batching), [`subscription`] (MQTT session),
-//! [`arrival`] (per-message verification), [`ingest`] (the pipeline), [`counters`].
+//! [`arrival`] (per-message verification), [`ingest`] (the pipeline), [`counters`],
+//! [`metrics`] (`--metrics-listen`: the counters as Prometheus text).
 
 pub mod arrival;
 pub mod counters;
 pub mod ingest;
+pub mod metrics;
 pub mod options;
 pub mod subscription;
 

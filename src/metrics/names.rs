@@ -428,6 +428,72 @@ pub const WITNESS_RACES: MetricDef = def(
 /// The witness's families.
 pub const WITNESS: &[MetricDef] = &[WITNESS_REQUESTS, WITNESS_RACES];
 
+// ---- collector (`edgeproof collect`, its own registry; not part of [`ALL`]) ----
+
+/// Label: an archive anomaly kind, one of `archive::AnomalyKind::ALL` (nine values).
+pub const ANOMALY_KIND: &str = "kind";
+
+/// MQTT messages the collector received.
+pub const COLLECT_MESSAGES: MetricDef = def(
+    "edgeproof_collect_messages_total",
+    Kind::Counter,
+    &[],
+    "MQTT messages received (evidence and checkpoints, before verification).",
+);
+/// Records newly stored.
+pub const COLLECT_STORED: MetricDef = def(
+    "edgeproof_collect_records_stored_total",
+    Kind::Counter,
+    &[],
+    "Evidence records newly stored in the archive.",
+);
+/// Identical re-deliveries.
+pub const COLLECT_DUPLICATES: MetricDef = def(
+    "edgeproof_collect_duplicates_total",
+    Kind::Counter,
+    &[],
+    "Records received again, identical to the stored one (re-deliveries; nothing stored).",
+);
+/// Checkpoints stored or given new cosignatures.
+pub const COLLECT_CHECKPOINTS: MetricDef = def(
+    "edgeproof_collect_checkpoints_stored_total",
+    Kind::Counter,
+    &[],
+    "Checkpoints newly stored or given new cosignatures.",
+);
+/// Anomalies recorded, by kind.
+pub const COLLECT_ANOMALIES: MetricDef = def(
+    "edgeproof_collect_anomalies_total",
+    Kind::Counter,
+    &[ANOMALY_KIND],
+    "Anomaly rows added or counted again, by kind (gaps excluded: they are kept current).",
+);
+/// Batches committed.
+pub const COLLECT_BATCHES: MetricDef = def(
+    "edgeproof_collect_batches_committed_total",
+    Kind::Counter,
+    &[],
+    "Batches committed to the archive (one transaction each).",
+);
+/// Failed commits (retried).
+pub const COLLECT_DB_ERRORS: MetricDef = def(
+    "edgeproof_collect_db_errors_total",
+    Kind::Counter,
+    &[],
+    "Batch commits that failed (database error) and were retried.",
+);
+
+/// The collector's families.
+pub const COLLECT: &[MetricDef] = &[
+    COLLECT_MESSAGES,
+    COLLECT_STORED,
+    COLLECT_DUPLICATES,
+    COLLECT_CHECKPOINTS,
+    COLLECT_ANOMALIES,
+    COLLECT_BATCHES,
+    COLLECT_DB_ERRORS,
+];
+
 /// Every family, in the order of this file.
 pub const ALL: &[MetricDef] = &[
     BUILD_INFO,

@@ -26,6 +26,17 @@ impl Collector {
     /// Starts `edgeproof collect` on the broker at `port` into `db`, with this client id, and
     /// waits until it has subscribed.
     pub async fn start(dir: &Path, port: u16, db: &str, client_id: &str) -> Collector {
+        Self::start_with(dir, port, db, client_id, &[]).await
+    }
+
+    /// [`Collector::start`] with `extra` arguments (e.g. `--metrics-listen`).
+    pub async fn start_with(
+        dir: &Path,
+        port: u16,
+        db: &str,
+        client_id: &str,
+        extra: &[&str],
+    ) -> Collector {
         let log = dir.join(format!("{client_id}.log"));
         let file = std::fs::File::create(&log).expect("collector log");
         // EDGEPROOF_COLLECT_BIN: measure another build (e.g. release) of the collector.
@@ -33,6 +44,7 @@ impl Collector {
         let child = Command::new(program)
             .args(["collect", "--mqtt", &format!("mqtt://127.0.0.1:{port}"), "--db", db])
             .args(["--client-id", client_id])
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

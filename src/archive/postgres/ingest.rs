@@ -288,6 +288,9 @@ impl PgArchive {
             .map_err(self.e("store anomalies"))?;
         }
         out.anomalies += anomalies.len() as u64;
+        for a in &anomalies {
+            *out.anomalies_by_kind.entry(a.kind).or_default() += 1;
+        }
         Ok(out)
     }
 }

@@ -221,6 +221,9 @@ pub(super) fn ingest(
         }
     }
     out.anomalies += anomalies.len() as u64;
+    for a in &anomalies {
+        *out.anomalies_by_kind.entry(a.kind).or_default() += 1;
+    }
     tx.commit().map_err(e(p, "commit"))?;
     Ok(out)
 }
