@@ -43,15 +43,36 @@
 //! short grace (a quarter interval, at most 5 s) after its end so cycles started before the
 //! boundary land in it. Checkpoints every `checkpoint_interval` (monotonic), at start and at a
 //! clean stop.
+//!
+//! # Files
+//!
+//! - [`writer`]: the [`Recorder`] itself — opening (replay, `enroll`, `boot`), the run loop,
+//!   the clean stop, and `append` (sign, store, commit, announce) with checkpoints.
+//! - `store`: storing one record, retrying a failed SQLite write before giving it up.
+//! - `clock_step`: the wall-clock watch that writes `clock` records.
+//! - `interval`: closing `usage` intervals (counter deltas, `endpoint_local` lookups).
+//! - `devices`: `config` records on a reload, `device` records on identification.
+//! - `anchoring`: starting the witness tasks and anchoring the cosignatures they return;
+//!   `anchors` holds the pure part, [`witness`] the tasks.
+//! - `key`: whether evidence is on, and the key ([`load_key`]).
+//! - [`bodies`], [`replay`], [`clock`], [`endpoint`], [`checkpoints`], [`feed`], [`error`]:
+//!   record bodies, reading the log back, the two clocks, locality of endpoints, the
+//!   checkpoint files, the publisher's feed, the error type.
 
+mod anchoring;
 mod anchors;
 pub mod bodies;
 pub mod checkpoints;
 pub mod clock;
+mod clock_step;
+mod devices;
 pub mod endpoint;
 pub mod error;
 pub mod feed;
+mod interval;
+mod key;
 pub mod replay;
+mod store;
 pub mod witness;
 pub mod writer;
 

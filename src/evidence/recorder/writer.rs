@@ -15,127 +15,63 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
-use super::anchors::{self, Witnessing};
+use super::anchoring::next_cosigned;
+use super::anchors::Witnessing;
 use super::bodies;
 use super::checkpoints::CheckpointFile;
 use super::clock;
-use super::endpoint::endpoint_is_local;
 use super::error::RecorderError;
 use super::feed::RecorderFeed;
+use super::interval::{Baseline, MAX_GRACE};
 use super::replay::{LastRecord, LogState};
-use super::witness::{spawn_witnesses, Cosigned, WitnessLinks};
-use crate::config::{Config, EvidenceMode};
+use crate::config::Config;
 use crate::evidence::chain::Chain;
 use crate::evidence::keys::GatewayKey;
 use crate::evidence::merkle::Hash;
-use crate::evidence::record::{
-    Body, ClockStep, ConfigChange, Device, DeviceChange, Shutdown, Stamp, Totals, Usage,
-};
+use crate::evidence::record::{Body, Shutdown, Stamp};
 use crate::evidence::usage::UsageBook;
-use crate::journal::{CountersSnapshot, JournalCounters, JournalError, JournalHandle};
-use crate::metrics::Metrics;
+use crate::journal::{JournalCounters, JournalHandle};
 use crate::model::now_ms;
 use crate::publish::CheckpointNote;
+
+/// `load_key` lives in [`super::key`]; this keeps `recorder::writer::load_key` working.
+pub use super::key::load_key;
 
 /// Records read per journal call while replaying.
 const REPLAY_CHUNK: usize = 1024;
 
-/// Longest wait after an interval's end before it is closed.
-const MAX_GRACE: Duration = Duration::from_secs(5);
-
-/// How often `endpoint_local` is looked up again (names may resolve differently).
-const ENDPOINT_REFRESH: Duration = Duration::from_secs(3600);
-
-/// Tries at storing one record before it is given up (see `store_retrying`): with pauses
-/// of 0.5, 1, 2, 4 s and then 8 s, about 50 s in all.
-const STORE_ATTEMPTS: u32 = 10;
-/// The first pause between tries.
-const STORE_RETRY_FIRST: Duration = Duration::from_millis(500);
-/// The longest pause between tries.
-const STORE_RETRY_MAX: Duration = Duration::from_secs(8);
-
-/// The pipeline counters at one moment, to take interval deltas from.
-#[derive(Debug, Clone, Copy, Default)]
-struct Baseline {
-    journaled: u64,
-    acked: u64,
-    dropped: u64,
-}
-
-impl Baseline {
-    fn of(s: &CountersSnapshot) -> Self {
-        Baseline {
-            journaled: s.appended_samples,
-            acked: s.acked_samples,
-            dropped: s.dropped_samples_total,
-        }
-    }
-
-    fn totals_since(&self, now: &CountersSnapshot) -> Totals {
-        Totals {
-            journaled: now.appended_samples.saturating_sub(self.journaled),
-            acked: now.acked_samples.saturating_sub(self.acked),
-            backlog: now.samples,
-            dropped: now.dropped_samples_total.saturating_sub(self.dropped),
-        }
-    }
-}
-
-/// Whether evidence is on for `cfg`, and with which key. `Ok(None)` = off (logged why).
-pub fn load_key(cfg: &Config) -> Result<Option<GatewayKey>, RecorderError> {
-    let path = &cfg.evidence.key_file;
-    let dir = path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-    match cfg.evidence.mode {
-        EvidenceMode::Off => {
-            info!("usage evidence is off ([evidence] enabled = false)");
-            Ok(None)
-        }
-        EvidenceMode::Auto if !path.exists() => {
-            warn!(
-                key_file = %path.display(),
-                "usage evidence is off: no evidence key; create one with `edgeproof keygen \
-                 --dir {}` to turn it on",
-                dir.display()
-            );
-            Ok(None)
-        }
-        EvidenceMode::On if !path.exists() => Err(RecorderError::NoKey { path: path.clone(), dir }),
-        EvidenceMode::Auto | EvidenceMode::On => Ok(Some(GatewayKey::load(path)?)),
-    }
-}
-
 /// The running evidence log of this gateway.
 pub struct Recorder {
-    key: GatewayKey,
-    chain: Chain,
-    journal: JournalHandle,
-    counters: Arc<JournalCounters>,
-    book: Arc<UsageBook>,
-    checkpoints: CheckpointFile,
-    appended: watch::Sender<u64>,
-    checkpoint: watch::Sender<Option<Arc<CheckpointNote>>>,
-    checkpoint_interval: Duration,
-    grace: Duration,
-    interval_start: Stamp,
-    interval_base: Baseline,
-    run_base: Baseline,
+    pub(super) key: GatewayKey,
+    pub(super) chain: Chain,
+    pub(super) journal: JournalHandle,
+    pub(super) counters: Arc<JournalCounters>,
+    pub(super) book: Arc<UsageBook>,
+    pub(super) checkpoints: CheckpointFile,
+    pub(super) appended: watch::Sender<u64>,
+    pub(super) checkpoint: watch::Sender<Option<Arc<CheckpointNote>>>,
+    pub(super) checkpoint_interval: Duration,
+    pub(super) grace: Duration,
+    pub(super) interval_start: Stamp,
+    pub(super) interval_base: Baseline,
+    pub(super) run_base: Baseline,
     /// Fingerprint last recorded per device.
-    recorded: HashMap<String, Hash>,
+    pub(super) recorded: HashMap<String, Hash>,
     /// `endpoint_local` per distinct endpoint, and when it was looked up.
-    local: HashMap<String, bool>,
-    local_at: Option<Instant>,
-    last_checkpoint: u64,
+    pub(super) local: HashMap<String, bool>,
+    pub(super) local_at: Option<Instant>,
+    pub(super) last_checkpoint: u64,
     /// The last record stored.
-    last: Option<LastRecord>,
+    pub(super) last: Option<LastRecord>,
     /// The stamp of the last record stored in this run, for the clock watch.
-    clock_ref: Option<Stamp>,
+    pub(super) clock_ref: Option<Stamp>,
     /// Config hash and declared device ids last recorded.
-    config_hash: Hash,
-    declared: BTreeSet<String>,
+    pub(super) config_hash: Hash,
+    pub(super) declared: BTreeSet<String>,
     /// Witnessing, when witnesses are configured.
-    witnessing: Option<Witnessing>,
+    pub(super) witnessing: Option<Witnessing>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -251,22 +187,6 @@ impl Recorder {
         }
     }
 
-    /// Starts submitting checkpoints to the configured witnesses (none: nothing happens);
-    /// the tasks end with `cancel` or when the recorder is dropped. Call before [`Recorder::run`].
-    pub fn spawn_witnesses(
-        &self,
-        metrics: &Metrics,
-        cancel: &CancellationToken,
-    ) -> Result<Vec<tokio::task::JoinHandle<()>>, RecorderError> {
-        let Some(w) = &self.witnessing else { return Ok(Vec::new()) };
-        let links = WitnessLinks {
-            tree: w.tree.clone(),
-            checkpoint: self.checkpoint.subscribe(),
-            cosigned: w.tx.clone(),
-        };
-        Ok(spawn_witnesses(&w.witnesses, &w.anchored, &links, metrics, cancel)?)
-    }
-
     /// The book the sources feed.
     pub fn book(&self) -> &Arc<UsageBook> {
         &self.book
@@ -314,34 +234,6 @@ impl Recorder {
         self
     }
 
-    /// A witness cosigned a checkpoint: the cosigned note is stored (`cosignatures.jsonl`),
-    /// an `anchor` record per cosignature commits it into the log, and the retained
-    /// checkpoint is re-published with the cosignature lines while it is still the latest.
-    async fn cosigned(&mut self, c: Cosigned) {
-        let Some(w) = &self.witnessing else { return };
-        let file = w.file.clone();
-        let note = c.note.clone();
-        match tokio::task::spawn_blocking(move || file.append(&note)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                error!(witness = %c.url, size = c.size, error = %e, "cosigned checkpoint could not be stored; it stays on the published checkpoint only")
-            }
-            Err(e) => error!(witness = %c.url, error = %e, "cosignature write task died"),
-        }
-        for anchor in anchors::anchors(&c) {
-            info!(witness = %c.url, size = c.size, time = anchor.time, "recording witness cosignature (anchor)");
-            self.append_logged(Body::Anchor(anchor)).await;
-        }
-        if let Some(w) = self.witnessing.as_mut() {
-            let size = w.anchored.entry(c.witness.clone()).or_default();
-            *size = (*size).max(c.size);
-        }
-        let current = self.checkpoint.borrow().clone();
-        if let Some(merged) = current.and_then(|n| anchors::with_cosignatures(&n, &c)) {
-            self.checkpoint.send_replace(Some(Arc::new(merged)));
-        }
-    }
-
     /// The clean stop: cosignatures still queued, the last (partial) interval, `shutdown`
     /// with this run's totals, and a final checkpoint. Call after the sources stopped and
     /// their last cycle was committed.
@@ -367,99 +259,8 @@ impl Recorder {
         info!(records = self.chain.next_seq(), "usage evidence log closed (shutdown recorded)");
     }
 
-    /// A reload applied `cfg`: the book follows the new device list, and a `config` record is
-    /// written when the device map's hash differs from the one last recorded.
-    pub async fn config_changed(&mut self, cfg: &Config) {
-        self.book.set_devices(cfg);
-        let hash = bodies::config_hash(cfg);
-        if hash == self.config_hash {
-            return;
-        }
-        let now = bodies::declared_ids(cfg);
-        let change = ConfigChange {
-            hash,
-            added: now.difference(&self.declared).cloned().collect(),
-            removed: self.declared.difference(&now).cloned().collect(),
-        };
-        info!(added = ?change.added, removed = ?change.removed, "device map changed by a reload; recording it");
-        if self.append_logged(Body::Config(change)).await {
-            self.config_hash = hash;
-            self.declared = now;
-        }
-        self.refresh_endpoints().await;
-    }
-
-    /// Closes the interval being collected; `last` at a stop (ends now, not at the boundary).
-    async fn close_interval(&mut self, last: bool) {
-        self.watch_clock().await;
-        let now = clock::now();
-        let split = self.book.split_ms();
-        let end = if last && now.wall_ms < split { now } else { clock::at_wall(now, split) };
-        if end.wall_ms <= self.interval_start.wall_ms {
-            return;
-        }
-        if self.local_at.is_none_or(|at| at.elapsed() >= ENDPOINT_REFRESH) {
-            self.refresh_endpoints().await;
-        }
-        let mut devices = self.book.rotate(now.wall_ms);
-        for d in &mut devices {
-            d.endpoint_local = self.local.get(&d.endpoint).copied().unwrap_or(false);
-        }
-        let snapshot = self.counters.snapshot();
-        let totals = self.interval_base.totals_since(&snapshot);
-        let usage = Usage { start: self.interval_start, end, devices, totals };
-        self.append_logged(Body::Usage(usage)).await;
-        self.interval_start = end;
-        self.interval_base = Baseline::of(&snapshot);
-    }
-
-    /// `device` records for devices identified for the first time, or whose fingerprint
-    /// differs from the one last recorded.
-    async fn record_devices(&mut self) {
-        for id in self.book.identities() {
-            let previous = self.recorded.get(&id.id).copied();
-            if previous == Some(id.fingerprint) {
-                continue;
-            }
-            let change =
-                if previous.is_some() { DeviceChange::Changed } else { DeviceChange::FirstSeen };
-            match change {
-                DeviceChange::Changed => {
-                    warn!(device = %id.id, identity = ?id.identity, "device fingerprint changed; recording it")
-                }
-                DeviceChange::FirstSeen => {
-                    info!(device = %id.id, identity = ?id.identity, "device identified; recording its fingerprint")
-                }
-            }
-            let body = Device {
-                id: id.id.clone(),
-                protocol: id.protocol,
-                endpoint: id.endpoint,
-                change,
-                fingerprint: id.fingerprint,
-                previous_fingerprint: previous,
-                identity: id.identity,
-                start_time: None,
-            };
-            if self.append_logged(Body::Device(body)).await {
-                self.recorded.insert(id.id, id.fingerprint);
-            }
-        }
-    }
-
-    async fn refresh_endpoints(&mut self) {
-        let endpoints = self.book.endpoints();
-        let mut local = HashMap::with_capacity(endpoints.len());
-        for e in endpoints {
-            let is_local = endpoint_is_local(&e).await;
-            local.insert(e, is_local);
-        }
-        self.local = local;
-        self.local_at = Some(Instant::now());
-    }
-
     /// Signs, stores and announces one record; `false` (logged) when it could not be stored.
-    async fn append_logged(&mut self, body: Body) -> bool {
+    pub(super) async fn append_logged(&mut self, body: Body) -> bool {
         let typ = body.typ();
         match self.append(body).await {
             Ok(()) => true,
@@ -470,26 +271,7 @@ impl Recorder {
         }
     }
 
-    /// Records a wall-clock step since the last record (NTP, an operator, an RTC reset) in a
-    /// `clock` record, so the step is explained in the log rather than found by `verify`,
-    /// and moves the interval being collected onto the new clock.
-    async fn watch_clock(&mut self) {
-        let Some(from) = self.clock_ref else { return };
-        let now = clock::now();
-        let Some(step_ms) = clock::step(from, now) else { return };
-        warn!(
-            step_ms,
-            since_seq = self.last.as_ref().map(|l| l.seq),
-            "the wall clock was stepped while running; recording it in the evidence log"
-        );
-        if self.append_logged(Body::Clock(ClockStep { step_ms })).await {
-            let start = i64::try_from(self.interval_start.wall_ms).unwrap_or(i64::MAX);
-            self.interval_start.wall_ms = u64::try_from(start.saturating_add(step_ms)).unwrap_or(0);
-            self.book.restart_grid(now.wall_ms);
-        }
-    }
-
-    async fn append(&mut self, body: Body) -> Result<(), RecorderError> {
+    pub(super) async fn append(&mut self, body: Body) -> Result<(), RecorderError> {
         if !matches!(body, Body::Clock(_)) {
             Box::pin(self.watch_clock()).await;
         }
@@ -508,27 +290,7 @@ impl Recorder {
         Ok(())
     }
 
-    /// Stores record `seq`, retrying a failed SQLite write (a full or failing disk; the
-    /// journal makes room on a full disk by dropping telemetry) with growing pauses for
-    /// about a minute before the record is given up.
-    async fn store_retrying(&mut self, seq: u64, canonical: &[u8]) -> Result<(), RecorderError> {
-        let mut pause = STORE_RETRY_FIRST;
-        let mut attempt = 1;
-        loop {
-            match self.journal.append_evidence(seq, canonical.to_vec()).await {
-                Ok(()) => return Ok(()),
-                Err(e @ JournalError::Sqlite { .. }) if attempt < STORE_ATTEMPTS => {
-                    warn!(seq, attempt, error = %e, ?pause, "evidence record could not be stored yet; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(STORE_RETRY_MAX);
-                    attempt += 1;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    async fn checkpoint_logged(&mut self) {
+    pub(super) async fn checkpoint_logged(&mut self) {
         if let Err(e) = self.checkpoint_now().await {
             error!(error = %e, "checkpoint could not be stored; the next one covers these records");
         }
@@ -536,7 +298,7 @@ impl Recorder {
 
     /// Signs a checkpoint over every record so far (unless one of that size exists), stores
     /// it, and hands it to the publisher.
-    async fn checkpoint_now(&mut self) -> Result<(), RecorderError> {
+    pub(super) async fn checkpoint_now(&mut self) -> Result<(), RecorderError> {
         let cp = self.chain.checkpoint();
         if cp.size == self.last_checkpoint {
             return Ok(());
@@ -550,14 +312,6 @@ impl Recorder {
         self.last_checkpoint = cp.size;
         self.checkpoint.send_replace(Some(Arc::new(CheckpointNote { size: cp.size, text })));
         Ok(())
-    }
-}
-
-/// The next cosignature from the witness tasks; never resolves without witnesses.
-async fn next_cosigned(rx: &mut Option<mpsc::UnboundedReceiver<Cosigned>>) -> Option<Cosigned> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
     }
 }
 
@@ -577,18 +331,18 @@ async fn replay(journal: &JournalHandle) -> Result<LogState, RecorderError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::path::Path;
 
     use super::*;
     use crate::evidence::bundle::{checkpoint_line, header_line, record_line, Header};
     use crate::evidence::canonical;
-    use crate::evidence::record::{PreviousRun, SignedRecord};
+    use crate::evidence::record::{PreviousRun, SignedRecord, Usage};
     use crate::evidence::verify::{verify_bundle, VerifyOptions};
     use crate::journal::{HandleOptions, Journal, JournalOptions};
     use crate::model::{Batch, Sample, Value};
 
-    fn config(dir: &Path, extra: &str) -> Config {
+    pub(in crate::evidence::recorder) fn config(dir: &Path, extra: &str) -> Config {
         let text = format!(
             r#"
 [gateway]
@@ -622,7 +376,10 @@ address = "127.0.0.1:1502"
             .collect()
     }
 
-    async fn open(cfg: &Config, handle: &JournalHandle) -> (Recorder, Arc<UsageBook>) {
+    pub(in crate::evidence::recorder) async fn open(
+        cfg: &Config,
+        handle: &JournalHandle,
+    ) -> (Recorder, Arc<UsageBook>) {
         let key = GatewayKey::from_seed([9; 32]);
         Recorder::open(
             cfg,
@@ -759,117 +516,5 @@ address = "127.0.0.1:1502"
         assert!(matches!(err, RecorderError::Mismatch { .. }), "{err}");
         handle.shutdown().await.unwrap();
         thread.join().unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_reload_that_changes_the_device_map_is_recorded_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), "");
-        let (journal, _) =
-            Journal::open(dir.path().join("j.sqlite3"), JournalOptions::default()).unwrap();
-        let (handle, _sender, thread) =
-            JournalHandle::start(journal, HandleOptions::default()).unwrap();
-        let (mut rec, _) = open(&cfg, &handle).await;
-        let before = rec.records();
-        rec.config_changed(&cfg).await;
-        assert_eq!(rec.records(), before, "same device map: nothing recorded");
-        let more = config(dir.path(), "[[inventory]]\nname = \"lathe\"\n");
-        rec.config_changed(&more).await;
-        rec.config_changed(&more).await;
-        assert_eq!(rec.records(), before + 1, "one config record for one change");
-        let last = handle.read_evidence(before, 1).await.unwrap();
-        let r = SignedRecord::from_json(canonical::parse(&last[0].payload).unwrap()).unwrap();
-        match r.record.body {
-            Body::Config(c) => assert_eq!((c.added, c.removed), (vec!["lathe".into()], vec![])),
-            other => panic!("{other:?}"),
-        }
-        drop(rec);
-        handle.shutdown().await.unwrap();
-        thread.join().unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_cosignature_is_stored_anchored_published_and_read_back_at_start() {
-        use crate::evidence::cosignature::{cosign, verify_cosignatures, WitnessKey};
-        use crate::evidence::note::SignedNote;
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = config(dir.path(), "");
-        let wk = GatewayKey::from_seed([7; 32]);
-        let key = WitnessKey { name: "w.example/1".into(), key: wk.public() };
-        cfg.evidence.witnesses = vec![crate::config::WitnessConfig {
-            url: super::super::witness::WitnessUrl::parse("http://127.0.0.1:9").unwrap(),
-            key: key.clone(),
-            ca_file: None,
-        }];
-        let (journal, _) =
-            Journal::open(dir.path().join("j.sqlite3"), JournalOptions::default()).unwrap();
-        let (handle, _sender, thread) =
-            JournalHandle::start(journal, HandleOptions::default()).unwrap();
-        let (mut rec, _) = open(&cfg, &handle).await;
-        let published = rec.checkpoint.borrow().clone().unwrap();
-        let size = published.size;
-        assert_eq!(size, rec.records());
-        let note = SignedNote::parse(&published.text).unwrap();
-        let line = cosign(&note.text, &key.name, &wk, 1_760_000_000).line();
-        let cosigned = SignedNote::parse(&format!("{}{line}\n", published.text)).unwrap();
-        let c = Cosigned {
-            url: "http://127.0.0.1:9".into(),
-            witness: key.name.clone(),
-            size,
-            root: crate::evidence::checkpoint::Checkpoint::parse_body(&note.text).unwrap().root,
-            note: cosigned.to_text(),
-            cosignatures: verify_cosignatures(&cosigned, &key).unwrap(),
-        };
-        rec.cosigned(c).await;
-
-        assert_eq!(rec.records(), size + 1, "one anchor record");
-        let last = handle.read_evidence(size, 1).await.unwrap();
-        let r = SignedRecord::from_json(canonical::parse(&last[0].payload).unwrap()).unwrap();
-        match r.record.body {
-            Body::Anchor(a) => {
-                assert_eq!(
-                    (a.witness.as_str(), a.size, a.time),
-                    ("w.example/1", size, 1_760_000_000)
-                )
-            }
-            other => panic!("{other:?}"),
-        }
-        let stored = CheckpointFile::cosignatures_in_dir(dir.path()).read().unwrap();
-        assert_eq!(stored.notes, vec![cosigned.to_text()]);
-        let now = rec.checkpoint.borrow().clone().unwrap();
-        assert_eq!(now.text, cosigned.to_text(), "the retained checkpoint carries the line");
-        let tree_size = |r: &Recorder| r.witnessing.as_ref().unwrap().tree.lock().unwrap().size();
-        assert_eq!(tree_size(&rec), rec.records(), "the proof tree follows every record");
-        drop(rec);
-
-        // The next start knows what the witness cosigned from the anchor record alone.
-        let (rec, _) = open(&cfg, &handle).await;
-        assert_eq!(rec.witnessing.as_ref().unwrap().anchored.get("w.example/1"), Some(&size));
-        assert_eq!(tree_size(&rec), rec.records());
-        drop(rec);
-        handle.shutdown().await.unwrap();
-        thread.join().unwrap();
-    }
-
-    #[test]
-    fn evidence_on_off_and_the_missing_key_message() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = config(dir.path(), "");
-        cfg.evidence.key_file = dir.path().join("keys").join("evidence.key");
-        let err = load_key(&cfg).unwrap_err().to_string();
-        assert!(
-            err.contains(&format!("edgeproof keygen --dir {}", dir.path().join("keys").display())),
-            "{err}"
-        );
-        cfg.evidence.mode = EvidenceMode::Auto;
-        assert!(load_key(&cfg).unwrap().is_none(), "auto without a key: off");
-        crate::evidence::keys::write_key_files(
-            &dir.path().join("keys"),
-            &GatewayKey::from_seed([2; 32]),
-        )
-        .unwrap();
-        assert!(load_key(&cfg).unwrap().is_some(), "auto with a key: on");
-        cfg.evidence.mode = EvidenceMode::Off;
-        assert!(load_key(&cfg).unwrap().is_none());
     }
 }
