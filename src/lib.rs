@@ -19,6 +19,7 @@
 //! - [`collect`]: the reviewer side's collector, taking every gateway's evidence off MQTT;
 //! - [`archive`]: where the collector keeps it (SQLite or PostgreSQL), for `report --db`
 //!   and `fleet`;
+//! - [`postgres`]: connecting to PostgreSQL, for the witness and the archive;
 //! - [`model`]: the types every stage shares.
 
 #![deny(missing_docs)]
@@ -32,6 +33,7 @@ pub mod http;
 pub mod journal;
 pub mod metrics;
 pub mod model;
+pub mod postgres;
 pub mod publish;
 pub mod service;
 pub mod sim;

@@ -63,11 +63,3 @@ pub enum ArchiveError {
     #[error("archive task failed: {0}")]
     Task(String),
 }
-
-/// Describes a PostgreSQL error with the server's message (plain `Display` says "db error").
-pub fn describe_pg(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
-    }
-}

@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use crate::archive::error::{describe_pg, ArchiveError};
+use crate::archive::error::ArchiveError;
 use crate::archive::migrate::{self, CREATE_VERSION_TABLE};
 use crate::archive::model::{Anomaly, AnomalyKind, Registration};
 use crate::archive::summary::{GatewayRow, LastCheckpoint};
 use crate::evidence::merkle::Hash;
+use crate::postgres::describe;
 
 /// Arbitrary constant naming the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x6564_6765_7072_6f66; // "edgeprof"
@@ -78,23 +79,14 @@ impl PgArchive {
         &self,
         op: &'static str,
     ) -> impl Fn(tokio_postgres::Error) -> ArchiveError + '_ {
-        move |err| ArchiveError::Postgres {
-            url: self.shown.to_string(),
-            op,
-            msg: describe_pg(&err),
-        }
+        move |err| ArchiveError::Postgres { url: self.shown.to_string(), op, msg: describe(&err) }
     }
 
     pub(super) async fn connected<'g>(&self, slot: &'g mut Option<Client>) -> Res<&'g mut Client> {
         if slot.as_ref().is_none_or(|c| c.is_closed()) {
-            let (client, conn) =
-                tokio_postgres::connect(&self.url, NoTls).await.map_err(self.e("connect"))?;
-            let shown = self.shown.clone();
-            tokio::spawn(async move {
-                if let Err(err) = conn.await {
-                    tracing::warn!(archive = %shown, error = %describe_pg(&err), "PostgreSQL connection closed");
-                }
-            });
+            let client = crate::postgres::connect(&self.url, &self.shown)
+                .await
+                .map_err(self.e("connect"))?;
             *slot = Some(client);
         }
         slot.as_mut().ok_or_else(|| ArchiveError::Task("no PostgreSQL connection".into()))

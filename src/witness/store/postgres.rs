@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 use tracing::warn;
 
 use super::{
@@ -192,13 +192,7 @@ impl PgStore {
 }
 
 async fn connect(url: &str) -> Result<Client, StoreError> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await.map_err(pg)?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            warn!("witness: PostgreSQL connection ended: {}", describe(&e));
-        }
-    });
-    Ok(client)
+    crate::postgres::connect(url, "witness").await.map_err(pg)
 }
 
 async fn migrate(client: &mut Client) -> Result<(), StoreError> {
@@ -225,13 +219,5 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
 }
 
 fn pg(e: tokio_postgres::Error) -> StoreError {
-    StoreError::Postgres(describe(&e))
-}
-
-/// The server's message when there is one (the plain `Display` says only "db error").
-fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
-    }
+    StoreError::Postgres(crate::postgres::describe(&e))
 }
