@@ -263,8 +263,9 @@ async fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
 }
 
 /// The length of the head in `bytes` (through the blank line), if it is complete. Accepts a
-/// bare `\n` as line end, as RFC 9112 §2.2 allows a recipient to.
-fn head_end(bytes: &[u8]) -> Option<usize> {
+/// bare `\n` as line end, as RFC 9112 §2.2 allows a recipient to. (The witness reads its
+/// request heads with it too.)
+pub fn head_end(bytes: &[u8]) -> Option<usize> {
     (0..bytes.len()).find_map(|i| {
         let rest = &bytes[i..];
         if rest.starts_with(b"\r\n\r\n") {

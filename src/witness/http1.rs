@@ -33,22 +33,8 @@ fn bad(why: &'static str) -> HeadError {
     HeadError { status: 400, why }
 }
 
-/// The length of the head in `bytes` (through the blank line), if complete. Bare `\n` line
-/// ends are accepted, as RFC 9112 §2.2 allows a recipient to.
-pub fn head_end(bytes: &[u8]) -> Option<usize> {
-    (0..bytes.len()).find_map(|i| {
-        let rest = &bytes[i..];
-        if rest.starts_with(b"\r\n\r\n") {
-            Some(i + 4)
-        } else if rest.starts_with(b"\n\n") {
-            Some(i + 2)
-        } else if rest.starts_with(b"\n\r\n") {
-            Some(i + 3)
-        } else {
-            None
-        }
-    })
-}
+/// The end of a complete request head: the agent's monitoring server's reader, shared.
+pub use crate::http::head_end;
 
 /// Parses a complete request head.
 pub fn parse_head(head: &[u8]) -> Result<Head<'_>, HeadError> {
