@@ -165,6 +165,11 @@ enum Command {
         /// records of one boot (plus 0.1 % of the interval), e.g. "2s".
         #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
         time_tolerance: std::time::Duration,
+        /// A record counts as timely witnessed when a trusted witness cosigned it within this
+        /// time of its wall time (an hourly checkpoint with a witness offline a few hours
+        /// meets the default); records cosigned later are noted as witnessed late.
+        #[arg(long, default_value = "6h", value_parser = humantime::parse_duration)]
+        max_witness_lag: std::time::Duration,
         /// Print the verdict as JSON.
         #[arg(long)]
         json: bool,
@@ -285,6 +290,7 @@ pub fn main() -> ExitCode {
             uscc,
             project,
             time_tolerance,
+            max_witness_lag,
             json,
         } => verify::run(verify::VerifyArgs {
             bundle,
@@ -294,6 +300,7 @@ pub fn main() -> ExitCode {
             uscc,
             project,
             time_tolerance,
+            max_witness_lag,
             json,
         }),
     }

@@ -62,9 +62,24 @@ enum Command {
         /// postgres://…): the gateway's bundle is rebuilt from it.
         #[arg(long, requires = "gateway")]
         db: Option<String>,
-        /// With --db: the gateway id.
-        #[arg(long, requires = "db")]
+        /// The expected gateway id (checked against the enroll record); with --db, the
+        /// gateway whose log to report.
+        #[arg(long)]
         gateway: Option<String>,
+        /// Expected enterprise USCC (统一社会信用代码), checked against the enroll record.
+        #[arg(long)]
+        uscc: Option<String>,
+        /// Expected project id, checked against the enroll record.
+        #[arg(long)]
+        project: Option<String>,
+        /// A record counts as timely witnessed when a trusted witness cosigned it within this
+        /// time of its wall time; only such intervals count for witnessed coverage.
+        #[arg(long, default_value = "6h", value_parser = humantime::parse_duration)]
+        max_witness_lag: std::time::Duration,
+        /// The end of the default period (default: now): coverage is counted from enrolment
+        /// (or --from) to here (or --to), so silence and a cut tail lower it.
+        #[arg(long)]
+        at: Option<String>,
         /// The gateway's public key from enrolment (evidence.pub, or the key in base64). With
         /// --db it defaults to the key registered in the archive.
         #[arg(long, required_unless_present = "db")]
@@ -115,6 +130,10 @@ fn main() -> ExitCode {
             bundle,
             db,
             gateway,
+            uscc,
+            project,
+            max_witness_lag,
+            at,
             public_key,
             witness_key,
             html,
@@ -123,6 +142,11 @@ fn main() -> ExitCode {
             from,
             to,
         } => cli::report::run(cli::report::ReportArgs {
+            expect_gateway: gateway.clone(),
+            uscc,
+            project,
+            max_witness_lag,
+            at,
             source: match (bundle, db, gateway) {
                 (Some(bundle), _, _) => cli::report::Source::Bundle(bundle),
                 (None, Some(db), Some(gateway)) => cli::report::Source::Archive { db, gateway },

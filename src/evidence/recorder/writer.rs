@@ -161,6 +161,7 @@ impl Recorder {
         let boot = bodies::boot(r.last, hash);
         let previous = boot.previous;
         r.append(Body::Boot(boot)).await?;
+        r.record_step_while_stopped(state.last_clock.as_ref()).await?;
         if let Some(change) = bodies::config_change(&state, cfg, hash) {
             info!(added = ?change.added, removed = ?change.removed, "device map changed since the last start; recording it");
             r.append(Body::Config(change)).await?;

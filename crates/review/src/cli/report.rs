@@ -50,6 +50,16 @@ pub struct ReportArgs {
     pub from: Option<String>,
     /// Period end.
     pub to: Option<String>,
+    /// Expected gateway id.
+    pub expect_gateway: Option<String>,
+    /// Expected USCC.
+    pub uscc: Option<String>,
+    /// Expected project.
+    pub project: Option<String>,
+    /// Longest lag for a record to count as timely witnessed.
+    pub max_witness_lag: std::time::Duration,
+    /// End of the default period (default: now).
+    pub at: Option<String>,
 }
 
 /// Writes the report(s).
@@ -62,8 +72,9 @@ pub fn run(args: ReportArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return cannot(format!("--utc-offset: {e}")),
     };
-    let mut times = [None, None];
-    for (slot, (flag, t)) in times.iter_mut().zip([("--from", &args.from), ("--to", &args.to)]) {
+    let mut times = [None, None, None];
+    let flags = [("--from", &args.from), ("--to", &args.to), ("--at", &args.at)];
+    for (slot, (flag, t)) in times.iter_mut().zip(flags) {
         if let Some(t) = t {
             match parse_time(t, offset) {
                 Ok(ms) => *slot = Some(ms),
@@ -97,7 +108,12 @@ pub fn run(args: ReportArgs) -> ExitCode {
             Err(e) => return cannot(format!("--witness-key: {e}")),
         }
     }
-    let opts = ReportOptions { offset, from_ms: times[0], to_ms: times[1] };
+    verify.gateway = args.expect_gateway.clone();
+    verify.uscc = args.uscc.clone();
+    verify.project = args.project.clone();
+    verify.max_witness_lag_ms = u64::try_from(args.max_witness_lag.as_millis()).unwrap_or(u64::MAX);
+    let at_ms = times[2].unwrap_or_else(edgeproof_evidence::report::analysis::now_ms);
+    let opts = ReportOptions { offset, from_ms: times[0], to_ms: times[1], at_ms: Some(at_ms) };
     let (report, verdict) = match report_file(&bundle, &verify, opts) {
         Ok(r) => r,
         Err(e) => return cannot(e.to_string()),
