@@ -12,6 +12,7 @@ mod collect_scale;
 mod demo;
 mod doctor;
 mod evidence_run;
+mod evidence_verdicts;
 mod evidence_verify;
 mod evidence_witness;
 mod faults_clock;

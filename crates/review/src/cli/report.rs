@@ -136,13 +136,15 @@ pub fn run(args: ReportArgs) -> ExitCode {
         .filter(|g| g.class == edgeproof_evidence::report::GapClass::Unexplained)
         .count();
     println!(
-        "{} · {} – {} · {} records · coverage {}.{}% · networked {} ({}) · {} gaps ({} unexplained) · {} findings",
+        "{} · {} – {} · {} records · coverage {}.{}% · witnessed coverage {}.{}% · networked {} ({}) · {} gaps ({} unexplained) · {} findings",
         if verdict.intact { "INTACT 完整" } else { "FAILED 未通过" },
         format_ms(report.period.from_ms, offset),
         format_ms(report.period.to_ms, offset),
         report.header.records,
         report.coverage_ppm / 10_000,
         report.coverage_ppm / 1_000 % 10,
+        report.witnessed_coverage_ppm / 10_000,
+        report.witnessed_coverage_ppm / 1_000 % 10,
         report.networking.active,
         report.networking.band,
         report.gaps.len(),
