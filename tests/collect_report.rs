@@ -83,6 +83,8 @@ async fn report_from_the_archive_equals_report_from_the_bundle() {
     assert!(collector.terminate(WAIT).await.success());
     assert!(archive.anomalies(None).await.unwrap().is_empty());
 
+    // One moment for both: the period runs to --at (default now).
+    let at = edgeproof::model::now_ms().to_string();
     let report = |args: &[&str], name: &str| {
         let html = dir.path().join(format!("{name}.html"));
         let json = dir.path().join(format!("{name}.json"));
@@ -94,7 +96,8 @@ async fn report_from_the_archive_equals_report_from_the_bundle() {
             .arg("--html")
             .arg(&html)
             .arg("--json")
-            .arg(&json));
+            .arg(&json)
+            .args(["--at", &at]));
         assert!(out.status.success(), "report {args:?}: {}", describe(&out));
         (std::fs::read_to_string(html).unwrap(), std::fs::read_to_string(json).unwrap())
     };

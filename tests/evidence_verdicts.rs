@@ -292,6 +292,10 @@ async fn real_bundles_accuse_no_honest_gateway_and_reject_every_tamper_class() {
     assert!(late["anomalies"].to_string().contains("witnessed_late"));
     let html = std::fs::read_to_string(real.dir.path().join("report.html")).unwrap();
     assert!(html.contains("witnessed coverage") && html.contains("witness reach"));
+    crate::evidence_run::render_in_chromium(
+        &real.dir.path().join("report.html"),
+        &crate::evidence_run::target_dir().join("evidence-witness-report.png"),
+    );
 
     // A middle gap is a gap, with its range; never another root nor a cut tail.
     let mid = usage[usage.len() / 2];
@@ -605,5 +609,40 @@ async fn real_bundles_accuse_no_honest_gateway_and_reject_every_tamper_class() {
         "evidence_verdicts: {n} records, {} tamper classes all exit 1 with the named check:\n  {}",
         cases.len(),
         summary.join("\n  ")
+    );
+}
+
+/// The committed v1 bundle (from the fake gateway: enroll, boot, usage, checkpoints, a
+/// witness cosignature) with its gateway key and witness vkey: `verify` must accept it as
+/// long as format version 1 exists. `EDGEPROOF_WRITE_GOLDEN=1` writes it anew — only ever
+/// for a new format version, never to make this test pass.
+#[test]
+fn golden_v1_bundle_verifies_forever() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evidence-v1");
+    if std::env::var_os("EDGEPROOF_WRITE_GOLDEN").is_some() {
+        use crate::support::fake_gateway::{self, FakeWitness};
+        let witness = FakeWitness::new("witness.example.org/golden", 77);
+        let gateway = fake_gateway::standard("gw-golden", 11, &witness);
+        std::fs::write(dir.join("bundle.jsonl"), gateway.bundle()).unwrap();
+        let (public, vkey) = fake_gateway::key_files(&dir, &gateway, &witness);
+        std::fs::rename(public, dir.join("gateway.pub")).unwrap();
+        std::fs::rename(vkey, dir.join("witness.vkey")).unwrap();
+    }
+    let out = run(Command::new(bin())
+        .arg("verify")
+        .arg(dir.join("bundle.jsonl"))
+        .arg("--public-key")
+        .arg(dir.join("gateway.pub"))
+        .arg("--witness-key")
+        .arg(dir.join("witness.vkey"))
+        .args(["--gateway", "gw-golden", "--json"]));
+    assert_eq!(out.status.code(), Some(0), "the golden v1 bundle: {}", describe(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intact"], true);
+    assert_eq!(failed(&v), Vec::<String>::new());
+    assert!(v["witnessed_size"].as_u64().unwrap() > 0, "{v:#}");
+    assert_eq!(
+        v["records"].as_u64(),
+        Some(tamper::record_count(&std::fs::read(dir.join("bundle.jsonl")).unwrap()))
     );
 }

@@ -138,3 +138,115 @@ fn a_signed_checkpoint_beyond_the_records_is_truncation() {
     let f = &v.check(CheckName::Checkpoints).findings[0];
     assert_eq!(f.seq, Some(SeqRange { first: 3, last: 3 }));
 }
+
+/// Two runs in one kernel boot; between them the wall clock is stepped `step_ms`; run 2's
+/// `boot` is followed by a `clock` record claiming `claim` when given. Ends with a checkpoint.
+fn restart_with_step(key: &GatewayKey, step_ms: i64, claim: Option<i64>) -> Vec<u8> {
+    let full = String::from_utf8(tiny(key)).unwrap();
+    let mut lines: Vec<&str> = full.lines().collect();
+    lines.pop(); // the checkpoint: rebuilt below
+    let mut out = lines.join("\n").into_bytes();
+    out.push(b'\n');
+    let mut c = Chain::new("edgeproof/gw", "gw");
+    let mut leaves = Vec::new();
+    for l in &lines[1..] {
+        let v: Value = serde_json::from_str(l).unwrap();
+        leaves.push(leaf_hash(&canonical::encode(&v["record"]).unwrap()));
+    }
+    c = Chain::resume(c.origin().to_string(), String::from("gw"), leaves);
+    c.start_run("k1", 2);
+    let last = Stamp { wall_ms: 1_767_225_600_030, mono_ms: 1_030 };
+    let mut t = Stamp {
+        wall_ms: (last.wall_ms as i64 + 60_000 + step_ms) as u64,
+        mono_ms: last.mono_ms + 60_000,
+    };
+    let mut bodies = vec![Body::Boot(Boot {
+        previous: PreviousRun::Unclean,
+        last_seq: 3,
+        last_wall_ms: last.wall_ms,
+        agent_version: "0".into(),
+        config_hash: Hash::ZERO,
+    })];
+    if let Some(step_ms) = claim {
+        bodies.push(Body::Clock(crate::record::ClockStep { step_ms }));
+    }
+    bodies.push(Body::Config(ConfigChange { hash: Hash::ZERO, added: vec![], removed: vec![] }));
+    for b in bodies {
+        let p = c.prepare(key, t, b).unwrap();
+        c.commit(&p).unwrap();
+        out.extend(record_line(&p.canonical));
+        t.wall_ms += 10;
+        t.mono_ms += 10;
+    }
+    out.extend(checkpoint_line(&c.checkpoint().sign(key).to_text()).into_bytes());
+    out
+}
+
+#[test]
+fn a_step_while_stopped_is_explained_by_the_clock_record_at_start() {
+    let key = GatewayKey::from_seed([1; 32]);
+    // (case, step, claim, the first seq the time check names; None: intact)
+    let cases: &[(&str, i64, Option<i64>, Option<u64>)] = &[
+        ("no step, no clock record", 0, None, None),
+        ("30 s back, recorded at start", -30_000, Some(-30_000), None),
+        ("ten minutes forward, recorded", 600_000, Some(600_000), None),
+        ("30 s back, not recorded", -30_000, None, Some(4)),
+        ("30 s back, recorded as 600 s", -30_000, Some(600_000), Some(4)),
+        ("no step, a bogus 600 s claimed", 0, Some(600_000), Some(5)),
+    ];
+    for (name, step, claim, seq) in cases {
+        let v = verdict(&restart_with_step(&key, *step, *claim), &key);
+        assert_eq!(v.intact, seq.is_none(), "{name}: {v:#?}");
+        if seq.is_none() {
+            continue;
+        }
+        assert_eq!(v.failed(), vec![CheckName::Time], "{name}");
+        assert_eq!(v.check(CheckName::Time).findings[0].seq.map(|s| s.first), *seq, "{name}");
+    }
+}
+
+#[test]
+fn a_bogus_clock_record_inside_a_run_fails_the_time_check() {
+    let key = GatewayKey::from_seed([1; 32]);
+    let text = String::from_utf8(tiny(&key)).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // Replace seq 3 (a config record) by a clock record claiming 600 s, re-signed and
+    // relinked: the clocks around it show no step.
+    let prev: Value = serde_json::from_str(&lines[3]).unwrap();
+    let mut r = SignedRecord::from_json(prev["record"].clone()).unwrap().record;
+    r.seq = 3;
+    r.boot.rec = 3;
+    r.t.wall_ms += 10;
+    r.t.mono_ms += 10;
+    r.prev = leaf_hash(&canonical::encode(&prev["record"]).unwrap());
+    r.body = Body::Clock(crate::record::ClockStep { step_ms: 600_000 });
+    let signed = crate::sign::sign_record(&key, r).unwrap();
+    let line = String::from_utf8(record_line(&signed.canonical().unwrap())).unwrap();
+    lines[4] = line.trim_end().to_string();
+    lines.pop();
+    let v = verdict((lines.join("\n") + "\n").as_bytes(), &key);
+    assert!(v.failed().contains(&CheckName::Time), "{v:#?}");
+    let f = &v.check(CheckName::Time).findings[0];
+    assert_eq!(f.seq.map(|s| s.first), Some(3));
+    assert!(f.message.contains("claims a 600000 ms step"), "{f}");
+}
+
+#[test]
+fn a_middle_gap_is_a_gap_not_another_root_nor_a_cut_tail() {
+    let key = GatewayKey::from_seed([1; 32]);
+    let text = String::from_utf8(tiny(&key)).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(3); // seq 2
+    let v = verdict((lines.join("\n") + "\n").as_bytes(), &key);
+    assert_eq!(v.failed(), vec![CheckName::Chain], "{v:#?}");
+    let chain = &v.check(CheckName::Chain).findings;
+    assert!(
+        chain
+            .iter()
+            .any(|f| f.seq == Some(SeqRange { first: 2, last: 2 })
+                && f.message.starts_with("missing")),
+        "{chain:?}"
+    );
+    let notes = v.check(CheckName::Checkpoints).notes.join("\n");
+    assert!(notes.contains("cannot be checked over seq 2–3 (records missing)"), "{notes}");
+}
