@@ -262,22 +262,32 @@ impl Analysis {
                     c.removed.join(", ")
                 ),
             }),
-            Body::Clock(c) => self.anomalies.push(Anomaly {
-                severity: "warn",
-                kind: "clock_stepped",
-                seq: Some(Seqs { first: r.seq, last: r.seq }),
-                en: format!(
-                    "the gateway's wall clock was stepped {} by {} s while the agent ran \
-                     (recorded by the agent; times around it are in two frames)",
-                    if c.step_ms < 0 { "back" } else { "forward" },
-                    c.step_ms.unsigned_abs() / 1000
-                ),
-                zh: format!(
-                    "代理运行期间网关系统时钟被{}调整 {} 秒（代理已记录；前后时间分属两个基准）",
-                    if c.step_ms < 0 { "向后" } else { "向前" },
-                    c.step_ms.unsigned_abs() / 1000
-                ),
-            }),
+            Body::Clock(c) => {
+                // Record 1 of a later start: the step the agent found at start, made while it
+                // was stopped (the `clock` record right after `boot`).
+                let at_start = r.boot.rec == 1 && r.boot.n > 1;
+                let (when_en, when_zh) = if at_start {
+                    ("while the agent was stopped (found at its start)", "代理停止期间")
+                } else {
+                    ("while the agent ran", "代理运行期间")
+                };
+                self.anomalies.push(Anomaly {
+                    severity: "warn",
+                    kind: "clock_stepped",
+                    seq: Some(Seqs { first: r.seq, last: r.seq }),
+                    en: format!(
+                        "the gateway's wall clock was stepped {} by {} s {when_en} (recorded by \
+                         the agent; times around it are in two frames)",
+                        if c.step_ms < 0 { "back" } else { "forward" },
+                        c.step_ms.unsigned_abs() / 1000
+                    ),
+                    zh: format!(
+                        "{when_zh}网关系统时钟被{}调整 {} 秒（代理已记录；前后时间分属两个基准）",
+                        if c.step_ms < 0 { "向后" } else { "向前" },
+                        c.step_ms.unsigned_abs() / 1000
+                    ),
+                })
+            }
             Body::Anchor(_) | Body::Shutdown(_) => {}
         }
     }

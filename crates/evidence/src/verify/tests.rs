@@ -141,7 +141,7 @@ fn a_signed_checkpoint_beyond_the_records_is_truncation() {
 
 /// Two runs in one kernel boot; between them the wall clock is stepped `step_ms`; run 2's
 /// `boot` is followed by a `clock` record claiming `claim` when given. Ends with a checkpoint.
-fn restart_with_step(key: &GatewayKey, step_ms: i64, claim: Option<i64>) -> Vec<u8> {
+fn restart_with_step(key: &GatewayKey, stop_ms: u64, step_ms: i64, claim: Option<i64>) -> Vec<u8> {
     let full = String::from_utf8(tiny(key)).unwrap();
     let mut lines: Vec<&str> = full.lines().collect();
     lines.pop(); // the checkpoint: rebuilt below
@@ -157,8 +157,8 @@ fn restart_with_step(key: &GatewayKey, step_ms: i64, claim: Option<i64>) -> Vec<
     c.start_run("k1", 2);
     let last = Stamp { wall_ms: 1_767_225_600_030, mono_ms: 1_030 };
     let mut t = Stamp {
-        wall_ms: (last.wall_ms as i64 + 60_000 + step_ms) as u64,
-        mono_ms: last.mono_ms + 60_000,
+        wall_ms: (last.wall_ms as i64 + stop_ms as i64 + step_ms) as u64,
+        mono_ms: last.mono_ms + stop_ms,
     };
     let mut bodies = vec![Body::Boot(Boot {
         previous: PreviousRun::Unclean,
@@ -186,16 +186,26 @@ fn restart_with_step(key: &GatewayKey, step_ms: i64, claim: Option<i64>) -> Vec<
 fn a_step_while_stopped_is_explained_by_the_clock_record_at_start() {
     let key = GatewayKey::from_seed([1; 32]);
     // (case, step, claim, the first seq the time check names; None: intact)
-    let cases: &[(&str, i64, Option<i64>, Option<u64>)] = &[
-        ("no step, no clock record", 0, None, None),
-        ("30 s back, recorded at start", -30_000, Some(-30_000), None),
-        ("ten minutes forward, recorded", 600_000, Some(600_000), None),
-        ("30 s back, not recorded", -30_000, None, Some(4)),
-        ("30 s back, recorded as 600 s", -30_000, Some(600_000), Some(4)),
-        ("no step, a bogus 600 s claimed", 0, Some(600_000), Some(5)),
+    const MIN: u64 = 60_000;
+    const DAY: u64 = 86_400_000;
+    let cases: &[(&str, u64, i64, Option<i64>, Option<u64>)] = &[
+        ("no step, no clock record", MIN, 0, None, None),
+        ("30 s back, recorded at start", MIN, -30_000, Some(-30_000), None),
+        ("ten minutes forward, recorded", MIN, 600_000, Some(600_000), None),
+        ("1.5 s back, within the slack, recorded", MIN, -1_500, Some(-1_500), None),
+        (
+            "60 s back after a day stopped: within the slack, recorded",
+            DAY,
+            -60_000,
+            Some(-60_000),
+            None,
+        ),
+        ("30 s back, not recorded", MIN, -30_000, None, Some(4)),
+        ("30 s back, recorded as 600 s", MIN, -30_000, Some(600_000), Some(4)),
+        ("no step, a bogus 600 s claimed", MIN, 0, Some(600_000), Some(5)),
     ];
-    for (name, step, claim, seq) in cases {
-        let v = verdict(&restart_with_step(&key, *step, *claim), &key);
+    for (name, stop, step, claim, seq) in cases {
+        let v = verdict(&restart_with_step(&key, *stop, *step, *claim), &key);
         assert_eq!(v.intact, seq.is_none(), "{name}: {v:#?}");
         if seq.is_none() {
             continue;

@@ -16,8 +16,8 @@ use super::witness::Witnessed;
 use super::{CheckName, Run};
 use crate::record::{Body, PreviousRun, RecordType, SignedRecord};
 
-/// A wall-clock jump found at a `boot` record, within the same kernel boot as the record
-/// before it, not yet explained.
+/// The wall-clock jump at a `boot` record, within the same kernel boot as the record before
+/// it, kept for the `clock` record the agent may write right after it.
 pub(super) struct StartStep {
     /// The boot record.
     seq: u64,
@@ -30,12 +30,14 @@ pub(super) struct StartStep {
     dw: i128,
     dm: i128,
     slack: i128,
+    /// Beyond the slack: a failure unless a `clock` record explains it.
+    unexplained: bool,
 }
 
 impl Run<'_> {
     /// Reports a start jump no `clock` record explained.
     pub(super) fn flush_start_step(&mut self) {
-        if let Some(s) = self.start_step.take() {
+        if let Some(s) = self.start_step.take().filter(|s| s.unexplained) {
             self.f.seq(
                 CheckName::Time,
                 s.seq,
@@ -136,12 +138,22 @@ impl Run<'_> {
                     p.seq
                 ),
             ),
-            None if jump.abs() <= slack => {}
             None if matches!(r.body, Body::Boot(_)) && r.boot.n > p.n => {
-                // Possibly explained by the clock record the agent writes at start.
-                self.start_step =
-                    Some(StartStep { seq, prev_seq: p.seq, n: r.boot.n, jump, dw, dm, slack });
+                // The agent may explain it in the clock record it writes at start (it records
+                // steps from 1 s on, below this slack, so keep small jumps too).
+                let unexplained = jump.abs() > slack;
+                self.start_step = Some(StartStep {
+                    seq,
+                    prev_seq: p.seq,
+                    n: r.boot.n,
+                    jump,
+                    dw,
+                    dm,
+                    slack,
+                    unexplained,
+                });
             }
+            None if jump.abs() <= slack => {}
             None => self.f.seq(
                 Time,
                 seq,
