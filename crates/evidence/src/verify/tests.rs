@@ -185,10 +185,11 @@ fn restart_with_step(key: &GatewayKey, stop_ms: u64, step_ms: i64, claim: Option
 #[test]
 fn a_step_while_stopped_is_explained_by_the_clock_record_at_start() {
     let key = GatewayKey::from_seed([1; 32]);
-    // (case, step, claim, the first seq the time check names; None: intact)
     const MIN: u64 = 60_000;
     const DAY: u64 = 86_400_000;
-    let cases: &[(&str, u64, i64, Option<i64>, Option<u64>)] = &[
+    /// (case, time stopped, step, claim, the first seq the time check names; None: intact)
+    type Case = (&'static str, u64, i64, Option<i64>, Option<u64>);
+    let cases: &[Case] = &[
         ("no step, no clock record", MIN, 0, None, None),
         ("30 s back, recorded at start", MIN, -30_000, Some(-30_000), None),
         ("ten minutes forward, recorded", MIN, 600_000, Some(600_000), None),
