@@ -59,6 +59,7 @@ fn published(sub: &Subscriber, typ: &str) -> std::collections::BTreeSet<u64> {
 
 struct Real {
     dir: tempfile::TempDir,
+    config: PathBuf,
     bundle: Vec<u8>,
     key: GatewayKey,
     public_key: PathBuf,
@@ -155,7 +156,7 @@ async fn real_bundle() -> Real {
     let out = run(Command::new(bin()).args(["export", "-c"]).arg(&config).arg("-o").arg(&path));
     assert!(out.status.success(), "{}", describe(&out));
     let bundle = std::fs::read(&path).unwrap();
-    Real { public_key: keys.join("evidence.pub"), vkey: vkey_file, dir, bundle, key }
+    Real { public_key: keys.join("evidence.pub"), vkey: vkey_file, dir, config, bundle, key }
 }
 
 impl Real {
@@ -296,6 +297,39 @@ async fn real_bundles_accuse_no_honest_gateway_and_reject_every_tamper_class() {
         &real.dir.path().join("report.html"),
         &crate::evidence_run::target_dir().join("evidence-witness-report.png"),
     );
+
+    // export --to: the summary counts checkpoint lines and cosignature lines apart, and what
+    // it writes verifies.
+    let cut_at = tamper::parse(b)
+        .iter()
+        .find_map(|i| match i {
+            Item::Record(v) if v["seq"].as_u64() == Some(usage[usage.len() / 2]) => {
+                v["t"]["wall_ms"].as_u64()
+            }
+            _ => None,
+        })
+        .unwrap();
+    let partial = real.dir.path().join("partial.jsonl");
+    let out = run(Command::new(bin())
+        .args(["export", "-c"])
+        .arg(&real.config)
+        .arg("-o")
+        .arg(&partial)
+        .args(["--to", &cut_at.to_string()]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let written = std::fs::read(&partial).unwrap();
+    let count = |prefix: &str| lines(&written).iter().filter(|l| l.starts_with(prefix)).count();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.contains(&format!(
+            "{} checkpoints and {} cosigned checkpoints",
+            count("{\"checkpoint\""),
+            count("{\"cosignature\"")
+        )),
+        "{said}"
+    );
+    let (out, _) = real.verify(&written, &[]);
+    assert_eq!(out.status.code(), Some(0), "export --to: {}", describe(&out));
 
     // A middle gap is a gap, with its range; never another root nor a cut tail.
     let mid = usage[usage.len() / 2];
