@@ -1,23 +1,31 @@
-//! `edgeproof verify`: the six checks of EVIDENCE.md §Verification over a bundle.
+//! `edgeproof verify`: the six checks of EVIDENCE.md §Verification over a bundle, one file
+//! per check.
 //!
-//! 1. **signatures** — every record's signature verifies strictly under the enrolled key;
-//! 2. **chain** — seq gap-free from 0, `prev` links, no duplicates, every record readable;
-//! 3. **checkpoints** — every checkpoint's signature verifies and its root equals the tree
-//!    rebuilt from records `[0, size)`; a checkpoint larger than the record count means the
-//!    tail was cut;
-//! 4. **witness** — cosignatures of the trusted witnesses verify (C2SP tlog-cosignature),
-//!    cosigned trees match the records, successive cosigned trees are consistent (RFC 6962
-//!    consistency proofs), no witness went backwards;
-//! 5. **time** — within one kernel boot id wall-clock deltas track CLOCK_BOOTTIME deltas;
+//! 1. **signatures** (`signatures.rs`) — every record's signature verifies strictly under the
+//!    enrolled key;
+//! 2. **chain** (`chain.rs`) — seq gap-free from 0, `prev` links, no duplicates, every record
+//!    a readable v1 record (an unknown record version is one finding with its seq here);
+//! 3. **checkpoints** (`checkpoints.rs`) — every checkpoint's signature verifies and its root
+//!    equals the tree of the records at seq positions `[0, size)`; over missing records a
+//!    checkpoint *cannot be checked* (noted, the gap is check 2's); a checkpoint beyond the
+//!    last record present means the tail was cut;
+//! 4. **witness** (`witness.rs`) — cosignatures of the trusted witnesses verify (C2SP
+//!    tlog-cosignature), cosigned trees match the records, successive cosigned trees are
+//!    consistent (RFC 6962 consistency proofs), no witness went backwards; and the witness
+//!    reach: which records were cosigned, and how soon;
+//! 5. **time** (`time.rs`) — within one kernel boot id wall-clock deltas track CLOCK_BOOTTIME
+//!    deltas, unless a `clock` record explains the step (and every claimed step must show);
 //!    the start counter strictly increases and each start opens with a `boot` record whose
 //!    claims match the log; no record is later than a cosignature covering it;
-//! 6. **identity** — origin and gateway id of every record, checkpoint and header agree with
-//!    the `enroll` record, whose USCC is valid, whose key is the reviewer's key, and whose
-//!    gateway, USCC and project match what the reviewer expects.
+//! 6. **identity** (`identity.rs`) — origin and gateway id of every record, checkpoint and
+//!    header agree with the `enroll` record, whose USCC is valid, whose key is the
+//!    reviewer's key, and whose gateway, USCC and project match what the reviewer expects.
 //!
 //! Each failure is reported with the seq range (or bundle line) involved. Whatever the input,
 //! this never panics, holds one line at a time plus ~100 bytes per record, and runs in time
-//! linear in the input (roots and proofs are O(log n) each on a [`Tree`]).
+//! linear in the input (roots and proofs are O(log n) each on a `merkle::Tree`). Exit 2
+//! (a [`VerifyError`]) only when the header cannot be read, its bundle version is unknown,
+//! or the input exceeds the limits.
 //!
 //! A bundle is *intact* when no check fails. The witness check is *skipped* when no witness
 //! key is given — and then truncation after the last checkpoint, or a history re-signed by
