@@ -41,5 +41,6 @@ mod pipeline_outage;
 mod postgres_server;
 mod security;
 mod service;
+mod usage_digest;
 mod witness_protocol;
 mod witness_race;
