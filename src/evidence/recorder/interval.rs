@@ -25,6 +25,7 @@ pub(super) struct Baseline {
     journaled: u64,
     acked: u64,
     dropped: u64,
+    refused: u64,
 }
 
 impl Baseline {
@@ -33,6 +34,7 @@ impl Baseline {
             journaled: s.appended_samples,
             acked: s.acked_samples,
             dropped: s.dropped_samples_total,
+            refused: s.queue_full_samples,
         }
     }
 
@@ -42,6 +44,7 @@ impl Baseline {
             acked: now.acked_samples.saturating_sub(self.acked),
             backlog: now.samples,
             dropped: now.dropped_samples_total.saturating_sub(self.dropped),
+            refused: now.queue_full_samples.saturating_sub(self.refused),
         }
     }
 }
@@ -80,5 +83,23 @@ impl Recorder {
         }
         self.local = local;
         self.local_at = Some(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, finding 8: samples the journal refused appear in the interval's totals.
+    #[test]
+    fn refusals_are_in_the_interval_totals() {
+        let at = |appended, queue_full| CountersSnapshot {
+            appended_samples: appended,
+            queue_full_samples: queue_full,
+            ..CountersSnapshot::default()
+        };
+        let base = Baseline::of(&at(100, 7));
+        let t = base.totals_since(&at(150, 19));
+        assert_eq!((t.journaled, t.refused), (50, 12));
     }
 }
