@@ -31,6 +31,7 @@ mod modbus_rtu_interop;
 mod modbus_scheduling;
 mod mqtt_tls;
 mod opcua_browse;
+mod opcua_evidence;
 mod opcua_interop;
 mod opcua_recovery;
 mod opcua_session;

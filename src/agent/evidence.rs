@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::publish::EvidenceFeed;
 use crate::source::modbus::rtu::BusEvent;
 use crate::source::modbus::{CycleStats, DeviceIdentity};
+use crate::source::opcua::DeviceFingerprint;
 use crate::source::PollObserver;
 
 /// Counts every poll cycle and identity in the usage book, and forwards everything to the
@@ -39,6 +40,11 @@ impl PollObserver for EvidenceObserver {
     fn identified(&self, device: &str, identity: &DeviceIdentity) {
         self.book.on_identity(device, identity);
         self.inner.identified(device, identity);
+    }
+
+    fn opcua_identified(&self, device: &str, fingerprint: &DeviceFingerprint) {
+        self.book.on_opcua_identity(device, fingerprint);
+        self.inner.opcua_identified(device, fingerprint);
     }
 
     fn cycle(&self, device: &str, stats: &CycleStats, elapsed: Duration) {

@@ -19,7 +19,8 @@
 //!   values in the same order, so whoever archived the data messages can recompute the
 //!   digest of an interval (`edgeproof digest`): every message of the device with
 //!   `start.wall_ms <= ts < end.wall_ms`, in seq order, each `values` entry in order;
-//! - the device's identity (Modbus FC 43/14 objects and unit id) and its fingerprint
+//! - the device's identity (Modbus FC 43/14 objects and unit id; OPC UA application URI,
+//!   product, certificate thumbprint: [`opcua_identity`]) and its fingerprint
 //!   ([`super::record::fingerprint`]); `Hash::ZERO` until the device was first identified.
 //!
 //! # Interval routing
@@ -45,6 +46,7 @@ use super::record::{fingerprint, DeviceUsage, Polls};
 use crate::config::{Config, DeviceProtocol};
 use crate::model::{now_ms, Batch, Value};
 use crate::source::modbus::{CycleStats, DeviceIdentity};
+use crate::source::opcua::DeviceFingerprint;
 
 /// Response times kept per device and interval for the percentiles; beyond it, a uniform
 /// reservoir sample of this size.
@@ -84,6 +86,33 @@ pub fn modbus_identity(unit: u8, identity: &DeviceIdentity) -> BTreeMap<String, 
                 map.insert(name, text);
             }
         }
+    }
+    map
+}
+
+/// The identity map of an OPC UA server, as the `device` record shows it and its fingerprint
+/// hashes: what names the machine and changes when it is replaced, re-installed or
+/// re-flashed — `application_uri` and `product_uri` (endpoint description),
+/// `certificate_sha256` (SHA-256 thumbprint of its DER application instance certificate,
+/// lower-case hex; `none` when it publishes none) and, when the server answers
+/// `ServerStatus.BuildInfo` (OPC UA Part 5 §12.4), `manufacturer_name`, `product_name`,
+/// `software_version`, `build_number`. Not in it: `ServerStatus.StartTime` (every restart
+/// changes it; the `device` record carries it beside), the session's security, when it was
+/// taken.
+pub fn opcua_identity(fp: &DeviceFingerprint) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::from([
+        ("application_uri".to_string(), fp.application_uri.clone()),
+        ("product_uri".to_string(), fp.product_uri.clone()),
+        (
+            "certificate_sha256".to_string(),
+            fp.certificate_sha256.clone().unwrap_or_else(|| "none".into()),
+        ),
+    ]);
+    if let Some(b) = &fp.build {
+        map.insert("manufacturer_name".into(), b.manufacturer_name.clone());
+        map.insert("product_name".into(), b.product_name.clone());
+        map.insert("software_version".into(), b.software_version.clone());
+        map.insert("build_number".into(), b.build_number.clone());
     }
     map
 }
@@ -133,6 +162,8 @@ struct DeviceState {
     last: HashMap<Arc<str>, Value>,
     identity: Option<BTreeMap<String, String>>,
     fingerprint: Hash,
+    /// OPC UA `ServerStatus.StartTime` (Unix ms) at the last session.
+    start_time_ms: Option<u64>,
     current: Bucket,
     next: Bucket,
 }
@@ -144,6 +175,7 @@ impl DeviceState {
             last: HashMap::new(),
             identity: None,
             fingerprint: Hash::ZERO,
+            start_time_ms: None,
             current: Bucket::default(),
             next: Bucket::default(),
         }
@@ -163,6 +195,8 @@ pub struct Identified {
     pub identity: BTreeMap<String, String>,
     /// Its fingerprint.
     pub fingerprint: Hash,
+    /// OPC UA `ServerStatus.StartTime` (Unix ms) at the last session.
+    pub start_time_ms: Option<u64>,
 }
 
 /// Per-device usage of the running agent, shared by every device task and the recorder.
@@ -342,6 +376,20 @@ impl UsageBook {
         }
     }
 
+    /// Who an OPC UA server said it is when a session came up.
+    pub fn on_opcua_identity(&self, device: &str, fp: &DeviceFingerprint) {
+        let Some(state) = self.device(device) else { return };
+        let mut s = lock(&state);
+        s.start_time_ms = fp.start_time_ms;
+        let map = opcua_identity(fp);
+        if s.identity.as_ref() != Some(&map) {
+            s.fingerprint = fingerprint(&map);
+            s.identity = Some(map);
+            drop(s);
+            self.identity_changed.notify_one();
+        }
+    }
+
     /// The distinct endpoints of the configured devices (for `endpoint_local`).
     pub fn endpoints(&self) -> Vec<String> {
         let devices = self.devices.read().unwrap_or_else(|p| p.into_inner());
@@ -366,6 +414,7 @@ impl UsageBook {
                     endpoint: s.spec.endpoint.clone(),
                     identity: s.identity.clone()?,
                     fingerprint: s.fingerprint,
+                    start_time_ms: s.start_time_ms,
                 })
             })
             .collect()
@@ -614,6 +663,59 @@ unit = 7
         assert_eq!(book.rotate(T0 + 6_000)[0].fingerprint, fingerprint(&want));
         let unsupported = modbus_identity(7, &DeviceIdentity::Unsupported);
         assert_eq!(unsupported.get("mei").map(String::as_str), Some("unsupported"));
+    }
+
+    /// Issue 14: OPC UA fingerprints were taken but never reached the book, so OPC UA
+    /// devices had a zero fingerprint and no `device` record.
+    #[test]
+    fn opcua_identity_gives_a_fingerprint_that_a_new_certificate_changes_and_a_restart_not() {
+        let text = r#"
+[gateway]
+id = "gw"
+enterprise = "91440300MA5DEM0A0G"
+project = "P"
+[[devices]]
+name = "mould"
+protocol = "opcua"
+endpoint = "opc.tcp://10.0.0.2:4840"
+  [[devices.points]]
+  name = "temp"
+  node = "ns=2;s=Temp"
+"#;
+        let cfg = crate::config::load_str(Path::new("t.toml"), text, false).unwrap();
+        let book = UsageBook::new(&cfg, Duration::from_secs(5), T0);
+        let mut fp = DeviceFingerprint {
+            application_uri: "urn:acme:mould".into(),
+            product_uri: "urn:acme".into(),
+            certificate_sha256: Some("ab".repeat(32)),
+            build: Some(crate::source::opcua::BuildSummary {
+                product_name: "Mould 3000".into(),
+                manufacturer_name: "ACME".into(),
+                ..Default::default()
+            }),
+            start_time_ms: Some(T0),
+            ..Default::default()
+        };
+        book.on_opcua_identity("mould", &fp);
+        let first = book.identities();
+        assert_eq!(first.len(), 1);
+        let id = &first[0].identity;
+        assert_eq!(id["application_uri"], "urn:acme:mould");
+        assert_eq!(id["product_name"], "Mould 3000");
+        assert_eq!(id["certificate_sha256"], "ab".repeat(32));
+        assert_ne!(first[0].fingerprint, Hash::ZERO);
+        assert_eq!(book.rotate(T0 + 6_000)[0].fingerprint, first[0].fingerprint);
+        fp.start_time_ms = Some(T0 + 1);
+        book.on_opcua_identity("mould", &fp);
+        assert_eq!(
+            book.identities()[0].fingerprint,
+            first[0].fingerprint,
+            "a restart is no change"
+        );
+        assert_eq!(book.identities()[0].start_time_ms, Some(T0 + 1));
+        fp.certificate_sha256 = Some("cd".repeat(32));
+        book.on_opcua_identity("mould", &fp);
+        assert_ne!(book.identities()[0].fingerprint, first[0].fingerprint, "a new certificate is");
     }
 
     #[test]
