@@ -11,6 +11,8 @@ mod browse;
 mod check;
 #[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "demo")]
+mod demo_review;
 mod digest;
 mod doctor;
 mod export;
