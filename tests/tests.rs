@@ -45,3 +45,4 @@ mod service;
 mod usage_digest;
 mod witness_protocol;
 mod witness_race;
+mod workspace_layout;
