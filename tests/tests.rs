@@ -41,5 +41,8 @@ mod pipeline_outage;
 mod postgres_server;
 mod security;
 mod service;
+mod witness_conflicts;
 mod witness_protocol;
 mod witness_race;
+mod witness_slowloris;
+mod witness_stall;
