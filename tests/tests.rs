@@ -46,3 +46,4 @@ mod witness_protocol;
 mod witness_race;
 mod witness_slowloris;
 mod witness_stall;
+mod workspace_layout;
