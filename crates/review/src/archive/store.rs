@@ -74,7 +74,7 @@ impl Archive {
     pub async fn ingest(&self, arrivals: Vec<Arrival>) -> Result<BatchOutcome, ArchiveError> {
         match self {
             Archive::Sqlite(a) => a.ingest(arrivals, now_ms()).await,
-            Archive::Postgres(a) => a.ingest(arrivals, now_ms()).await,
+            Archive::Postgres(a) => a.bounded("ingest", a.ingest(arrivals, now_ms())).await,
         }
     }
 

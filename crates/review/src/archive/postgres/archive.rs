@@ -7,6 +7,8 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio_postgres::Client;
 
+use crate::postgres::{Connection, Timeouts};
+
 use crate::archive::error::ArchiveError;
 use crate::archive::migrate::{self, CREATE_VERSION_TABLE};
 use crate::archive::model::{Anomaly, AnomalyKind, Registration};
@@ -22,7 +24,7 @@ const MIGRATION_LOCK: i64 = 0x6564_6765_7072_6f66; // "edgeprof"
 pub struct PgArchive {
     url: Arc<str>,
     pub(super) shown: Arc<str>,
-    pub(super) client: Arc<Mutex<Option<Client>>>,
+    pub(super) client: Arc<Mutex<Option<Connection>>>,
 }
 
 pub(super) type Res<T> = Result<T, ArchiveError>;
@@ -82,14 +84,42 @@ impl PgArchive {
         move |err| ArchiveError::Postgres { url: self.shown.to_string(), op, msg: describe(&err) }
     }
 
-    pub(super) async fn connected<'g>(&self, slot: &'g mut Option<Client>) -> Res<&'g mut Client> {
+    pub(super) async fn connected<'g>(
+        &self,
+        slot: &'g mut Option<Connection>,
+    ) -> Res<&'g mut Client> {
         if slot.as_ref().is_none_or(|c| c.is_closed()) {
-            let client = crate::postgres::connect(&self.url, &self.shown)
+            let client = crate::postgres::connect(&self.url, &self.shown, &Timeouts::ARCHIVE)
                 .await
                 .map_err(self.e("connect"))?;
             *slot = Some(client);
         }
-        slot.as_mut().ok_or_else(|| ArchiveError::Task("no PostgreSQL connection".into()))
+        slot.as_mut()
+            .map(|c| &mut **c)
+            .ok_or_else(|| ArchiveError::Task("no PostgreSQL connection".into()))
+    }
+
+    /// Runs `op` within [`Timeouts::ARCHIVE`]'s answer deadline. When the database does not
+    /// answer in time (a black-holed path that no kernel timer notices), the connection is
+    /// dropped — its driver task stopped — and the caller gets an error to retry on a fresh
+    /// one; nothing was committed, so nothing is lost.
+    pub async fn bounded<T>(
+        &self,
+        what: &'static str,
+        op: impl std::future::Future<Output = Res<T>>,
+    ) -> Res<T> {
+        let deadline = Timeouts::ARCHIVE.answer;
+        match tokio::time::timeout(deadline, op).await {
+            Ok(r) => r,
+            Err(_) => {
+                *self.client.lock().await = None;
+                Err(ArchiveError::Postgres {
+                    url: self.shown.to_string(),
+                    op: what,
+                    msg: format!("no answer within {deadline:?}; dropped the connection"),
+                })
+            }
+        }
     }
 
     /// The schema version.
