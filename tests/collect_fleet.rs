@@ -43,6 +43,8 @@ async fn fleet_page_lists_gateways_worst_first_and_filters_by_city() {
             city: city.into(),
             enterprise: format!("enterprise-{i}"),
             project: "GD-2026-0042".into(),
+            topic_prefix: format!("edgeproof/{}", l.gw),
+            mqtt_user: l.gw.clone(),
         };
         archive.register(reg).await.unwrap();
         keys.insert(Chain::origin_for(&l.gw), l.gw.clone(), l.key.public());
@@ -55,6 +57,8 @@ async fn fleet_page_lists_gateways_worst_first_and_filters_by_city() {
     let trusted = WitnessKey { name: "witness.example/w1".into(), key: witness_key.public() };
     std::fs::write(&vkey, format!("{}\n", trusted.vkey())).unwrap();
     let cosigned = format!("{}{}\n", logs[0].checkpoint, w.line());
+    // The collector keeps a cosignature only if it verifies under a witness it trusts.
+    keys.add_witness(trusted.clone());
     let mut batch = arrivals(&logs[0], &keys, 0..288, Some(&cosigned));
     // gw-0001: ten records lost.
     batch.extend(arrivals(

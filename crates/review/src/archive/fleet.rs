@@ -213,6 +213,9 @@ pub fn integrity_label(k: AnomalyKind) -> &'static str {
         AnomalyKind::CheckpointMismatch => "检查点与记录不符 / checkpoint ≠ records",
         AnomalyKind::Gap => "缺失 / gaps",
         AnomalyKind::UnknownGateway => "未登记网关 / unregistered gateway",
+        AnomalyKind::Misrouted => {
+            "在本网关主题上发布他人证据 / misrouted: another log's evidence on its topic"
+        }
     }
 }
 
@@ -308,6 +311,8 @@ mod tests {
                 city: city.into(),
                 enterprise: String::new(),
                 project: "P".into(),
+                topic_prefix: format!("edgeproof/{gw}"),
+                mqtt_user: gw.into(),
             },
             records: 100,
             horizon: Some(99),

@@ -18,6 +18,7 @@ use super::counters::CollectCounters;
 use super::options::CollectOptions;
 use super::subscription;
 use crate::archive::{AnomalyKind, Archive, ArchiveError, Arrival};
+use edgeproof_evidence::cosignature::WitnessKey;
 use edgeproof_evidence::keys::PublicKey;
 
 /// Why the collector stopped.
@@ -37,14 +38,26 @@ pub enum CollectError {
 /// Least time between two reloads of the registered keys.
 const KEY_RELOAD: Duration = Duration::from_millis(200);
 
-/// Loads the registered keys; a registration whose key does not parse is skipped and logged.
-pub async fn load_keys(archive: &Archive) -> Result<Keys, ArchiveError> {
+/// Loads the registered gateways (by topic prefix) and witnesses, plus the witnesses given
+/// on the command line; a registration whose key does not parse is skipped and logged.
+pub async fn load_keys(archive: &Archive, witnesses: &[WitnessKey]) -> Result<Keys, ArchiveError> {
     let mut keys = Keys::default();
     for r in archive.registrations().await? {
         match PublicKey::parse(&r.public_key, &format!("gateway {}", r.gateway)) {
-            Ok(k) => keys.insert(r.origin, r.gateway, k),
+            Ok(k) => keys.insert_at(r.topic_prefix, r.origin, r.gateway, k),
             Err(e) => {
                 tracing::error!(gateway = r.gateway, error = %e, "registered key unusable; its evidence counts as unknown")
+            }
+        }
+    }
+    for w in witnesses {
+        keys.add_witness(w.clone());
+    }
+    for vkey in archive.witnesses().await? {
+        match WitnessKey::parse(&vkey, "registered witness") {
+            Ok(w) => keys.add_witness(w),
+            Err(e) => {
+                tracing::error!(error = %e, "registered witness key unusable; its cosignatures count as unverified")
             }
         }
     }
@@ -61,8 +74,8 @@ pub async fn run(
 ) -> Result<(), CollectError> {
     opts.validate()?;
     let opts = Arc::new(opts);
-    let keys = load_keys(&archive).await?;
-    tracing::info!(gateways = keys.len(), filters = ?opts.filters(), "collector starting");
+    let keys = load_keys(&archive, &opts.witnesses).await?;
+    tracing::info!(gateways = keys.len(), witnesses = keys.witnesses().len(), filters = ?opts.filters(), "collector starting");
     let (client, eventloop) = subscription::connect(&opts)?;
     let (msg_tx, msg_rx) = mpsc::unbounded_channel::<Publish>();
     let (batch_tx, batch_rx) = mpsc::channel::<(Vec<Arrival>, Vec<Publish>)>(1);
@@ -155,8 +168,8 @@ async fn verify_stage(
             .collect();
         if !unknown.is_empty() && refreshed.is_none_or(|t| t.elapsed() > KEY_RELOAD) {
             refreshed = Some(Instant::now());
-            match load_keys(&archive).await {
-                Ok(k) if k.len() != keys.len() => {
+            match load_keys(&archive, &opts.witnesses).await {
+                Ok(k) if k.len() != keys.len() || k.witnesses().len() != keys.witnesses().len() => {
                     tracing::info!(gateways = k.len(), "reloaded the registered gateways");
                     keys = Arc::new(k);
                     for i in unknown {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use edgeproof::config::{MqttConfig, MqttProtocol};
+use edgeproof_evidence::cosignature::WitnessKey;
 
 /// Why the collector's options are unusable.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,9 @@ pub struct CollectOptions {
     pub batch: usize,
     /// How long a batch waits to fill after its first message.
     pub linger: Duration,
+    /// Witnesses whose cosignatures count (besides those registered in the archive): a
+    /// cosignature line is stored with its checkpoint only if it verifies under one.
+    pub witnesses: Vec<WitnessKey>,
 }
 
 impl CollectOptions {
@@ -79,6 +83,7 @@ impl CollectOptions {
             topics: "edgeproof/+".into(),
             batch: 1_000,
             linger: Duration::from_millis(50),
+            witnesses: Vec::new(),
         })
     }
 
