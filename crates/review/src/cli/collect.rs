@@ -46,6 +46,10 @@ pub struct CollectArgs {
     /// How long a batch waits to fill, e.g. "50ms".
     #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
     pub linger: Duration,
+    /// Most memory the messages received but not yet stored may hold, e.g. "8MiB": the
+    /// collector stops reading from the broker (which keeps the rest) while it is used up.
+    #[arg(long, default_value = "8MiB")]
+    pub max_pending: bytesize::ByteSize,
     /// MQTT user name; the password comes from EDGEPROOF_COLLECT_PASSWORD.
     #[arg(long)]
     pub username: Option<String>,
@@ -241,6 +245,7 @@ pub async fn run(args: CollectArgs) -> ExitCode {
         opts.topics = args.topics.clone();
         opts.batch = args.batch.max(1);
         opts.linger = args.linger;
+        opts.max_pending_bytes = usize::try_from(args.max_pending.as_u64()).unwrap_or(usize::MAX);
         opts.mqtt.username = args.username.clone();
         opts.mqtt.password = std::env::var("EDGEPROOF_COLLECT_PASSWORD").ok().map(Into::into);
         for path in &args.witness_key {
