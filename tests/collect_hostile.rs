@@ -150,7 +150,9 @@ async fn misrouted_messages_stay_with_their_topic(db: &str) {
     assert_eq!(code, 0, "{out}");
 
     // Each is recorded against the topic it came on, with the origin it claimed and its seq.
-    let mut got: Vec<(String, Option<String>, Option<String>, Option<Span>)> = archive
+    // (against, topic, claimed origin, seqs)
+    type Row = (String, Option<String>, Option<String>, Option<Span>);
+    let mut got: Vec<Row> = archive
         .anomalies(None)
         .await
         .unwrap()

@@ -319,7 +319,7 @@ fn tamper_suite_on_the_real_bundle(bundle: &[u8], keys: &Path) {
 }
 
 /// `target/tmp`: the test artifacts directory cargo gives integration tests.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -327,7 +327,7 @@ fn target_dir() -> PathBuf {
 
 /// Opens the page in headless Chromium (Debian's `chromium`), saves a screenshot, and fails
 /// on any console error or failed resource load.
-fn render_in_chromium(html: &Path, png: &Path) {
+pub(crate) fn render_in_chromium(html: &Path, png: &Path) {
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))

@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 use crate::archive::error::ArchiveError;
 use crate::archive::migrate::{self, CREATE_VERSION_TABLE};
 use crate::archive::model::{Anomaly, AnomalyKind, Registration};
-use crate::archive::summary::{GatewayRow, LastCheckpoint};
+use crate::archive::summary::{add_span, GatewayRow, LastCheckpoint, SPANS_SQL};
 use crate::postgres::describe;
 use edgeproof_evidence::merkle::Hash;
 
@@ -330,6 +330,7 @@ impl PgArchive {
                     covered_by_day: BTreeMap::new(),
                     last_checkpoint: None,
                     anomalies: BTreeMap::new(),
+                    spans: BTreeMap::new(),
                 }
             })
             .collect();
@@ -377,6 +378,22 @@ impl PgArchive {
         {
             if let (Some(&i), Some(k)) = (index.get(r.get::<_, &str>(0)), AnomalyKind::parse(r.get(1))) {
                 rows[i].anomalies.insert(k, (r.get::<_, i64>(2) as u64, r.get::<_, i64>(3) as u64));
+            }
+        }
+        for r in c.query(SPANS_SQL, &[]).await.map_err(self.e("read anomalies"))? {
+            if let (Some(&i), Some(k)) =
+                (index.get(r.get::<_, &str>(0)), AnomalyKind::parse(r.get(1)))
+            {
+                add_span(
+                    &mut rows[i],
+                    k,
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                    r.get(7),
+                );
             }
         }
         Ok(rows)

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::archive::error::ArchiveError;
 use crate::archive::migrate::{self, CREATE_VERSION_TABLE};
 use crate::archive::model::{Anomaly, AnomalyKind, Arrival, BatchOutcome, Registration};
-use crate::archive::summary::{GatewayRow, LastCheckpoint};
+use crate::archive::summary::{add_span, GatewayRow, LastCheckpoint, SPANS_SQL};
 use edgeproof_evidence::merkle::Hash;
 
 /// An open SQLite archive.
@@ -299,6 +299,7 @@ impl SqliteArchive {
                         covered_by_day: BTreeMap::new(),
                         last_checkpoint: None,
                         anomalies: BTreeMap::new(),
+                        spans: BTreeMap::new(),
                     });
                 }
             }
@@ -351,6 +352,17 @@ impl SqliteArchive {
                 let seqs: i64 = r.get(3).map_err(e(p, "read anomalies"))?;
                 if let (Some(&i), Some(k)) = (index.get(&origin), AnomalyKind::parse(&kind)) {
                     rows[i].anomalies.insert(k, (n as u64, seqs as u64));
+                }
+            }
+            let mut st = c.prepare(SPANS_SQL).map_err(e(p, "read anomalies"))?;
+            let mut q = st.query([]).map_err(e(p, "read anomalies"))?;
+            while let Some(r) = q.next().map_err(e(p, "read anomalies"))? {
+                let origin: String = r.get(0).map_err(e(p, "read anomalies"))?;
+                let kind: String = r.get(1).map_err(e(p, "read anomalies"))?;
+                if let (Some(&i), Some(k)) = (index.get(&origin), AnomalyKind::parse(&kind)) {
+                    let o = |n| r.get::<_, Option<i64>>(n).map_err(e(p, "read anomalies"));
+                    let t = |n| r.get::<_, i64>(n).map_err(e(p, "read anomalies"));
+                    add_span(&mut rows[i], k, o(2)?, o(3)?, t(4)?, t(5)?, o(6)?, o(7)?);
                 }
             }
             Ok(rows)
