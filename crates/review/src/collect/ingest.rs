@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rumqttc::Request;
+use rumqttc::Packet;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -83,7 +83,7 @@ pub async fn run(
     // share, and leaves it when acknowledged.
     let budget = Budget::new(opts.max_pending_bytes);
     let (msg_tx, msg_rx) = mpsc::unbounded_channel::<Delivery>();
-    let (ack_tx, ack_rx) = mpsc::unbounded_channel::<Request>();
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel::<Packet>();
     let (batch_tx, batch_rx) = mpsc::channel::<(Vec<Arrival>, Vec<Delivery>)>(1);
 
     let pump_cancel = CancellationToken::new();
@@ -212,7 +212,7 @@ fn verify_all(messages: &[Delivery], keys: &Keys) -> Vec<Arrival> {
 
 async fn commit_stage(
     archive: Archive,
-    acks: mpsc::UnboundedSender<Request>,
+    acks: mpsc::UnboundedSender<Packet>,
     mut rx: mpsc::Receiver<(Vec<Arrival>, Vec<Delivery>)>,
     counters: Arc<CollectCounters>,
     cancel: CancellationToken,

@@ -20,16 +20,19 @@
 //! connection: the socket's buffers fill, TCP flow control stops the broker, and the broker
 //! keeps the rest of the backlog. Acknowledgements never wait on that: the commit stage hands
 //! them to the pump over an unbounded channel (at most one per message in the budget), and
-//! the pump queues them straight into the event loop's pending requests, which it writes
-//! before anything else once it polls again. So a full pipeline cannot deadlock on its own
-//! acknowledgements.
+//! the pump writes them to the connection itself, between polls, instead of queueing them as
+//! client requests: the event loop reads up to ten packets per poll but writes one request,
+//! so queued acks fell behind a backlog and piled up (~20 MiB after 300,000 messages). Acks
+//! that cannot be written (no connection) wait in the event loop's pending requests, which
+//! it sends first after reconnecting to the same session. So a full pipeline can deadlock
+//! neither on its own acknowledgements nor grow with them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{
-    AsyncClient, Event, EventLoop, Incoming, MqttOptions, PubAck, PubRec, Publish, QoS, Request,
-    TlsConfiguration, Transport,
+    AsyncClient, Event, EventLoop, Incoming, MqttOptions, Packet, PubAck, PubRec, Publish, QoS,
+    Request, TlsConfiguration, Transport,
 };
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -104,11 +107,55 @@ pub struct Delivery {
 }
 
 /// What acknowledges a delivered message (none for QoS 0), for [`pump`].
-pub fn ack_for(p: &Publish) -> Option<Request> {
+pub fn ack_for(p: &Publish) -> Option<Packet> {
     match p.qos {
         QoS::AtMostOnce => None,
-        QoS::AtLeastOnce => Some(Request::PubAck(PubAck::new(p.pkid))),
-        QoS::ExactlyOnce => Some(Request::PubRec(PubRec::new(p.pkid))),
+        QoS::AtLeastOnce => Some(Packet::PubAck(PubAck::new(p.pkid))),
+        QoS::ExactlyOnce => Some(Packet::PubRec(PubRec::new(p.pkid))),
+    }
+}
+
+/// Longest a batch of acknowledgements may take to write before it is left to the event loop.
+const ACK_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Writes `first` and every acknowledgement already waiting on `acks` to the connection, one
+/// flush for all. Without a connection, or if writing fails, they go to the event loop's
+/// pending requests instead (sent first after a reconnect to the same session; a PUBACK that
+/// was written and is sent again names a packet id the broker no longer holds, which it
+/// ignores).
+async fn write_acks(
+    eventloop: &mut EventLoop,
+    first: Packet,
+    acks: &mut mpsc::UnboundedReceiver<Packet>,
+) {
+    let mut batch = vec![first];
+    while let Ok(a) = acks.try_recv() {
+        batch.push(a);
+    }
+    if let Some(net) = eventloop.network.as_mut() {
+        let written = tokio::time::timeout(ACK_WRITE_TIMEOUT, async {
+            for a in &batch {
+                net.write(a.clone()).await?;
+            }
+            net.flush().await
+        })
+        .await;
+        if matches!(written, Ok(Ok(()))) {
+            return;
+        }
+        tracing::debug!(acks = batch.len(), "cannot write acknowledgements now; left pending");
+    }
+    queue_acks(eventloop, batch);
+}
+
+/// Puts acknowledgements into the event loop's pending requests.
+fn queue_acks(eventloop: &mut EventLoop, acks: impl IntoIterator<Item = Packet>) {
+    for a in acks {
+        match a {
+            Packet::PubAck(p) => eventloop.pending.push_back(Request::PubAck(p)),
+            Packet::PubRec(p) => eventloop.pending.push_back(Request::PubRec(p)),
+            _ => {}
+        }
     }
 }
 
@@ -122,16 +169,19 @@ pub async fn pump(
     mut eventloop: EventLoop,
     budget: Budget,
     out: mpsc::UnboundedSender<Delivery>,
-    mut acks: mpsc::UnboundedReceiver<Request>,
+    mut acks: mpsc::UnboundedReceiver<Packet>,
     cancel: CancellationToken,
 ) -> EventLoop {
     let broker = format!("{}:{}", opts.mqtt.host, opts.mqtt.port);
     let mut delay = Duration::from_secs(1);
     let mut failing = false;
-    let stop = |mut eventloop: EventLoop, acks: &mut mpsc::UnboundedReceiver<Request>| {
+    // Stopping: what was acknowledged goes out with the DISCONNECT ([`finish`]).
+    let stop = |mut eventloop: EventLoop, acks: &mut mpsc::UnboundedReceiver<Packet>| {
+        let mut rest = Vec::new();
         while let Ok(a) = acks.try_recv() {
-            eventloop.pending.push_back(a);
+            rest.push(a);
         }
+        queue_acks(&mut eventloop, rest);
         eventloop
     };
     loop {
@@ -139,7 +189,7 @@ pub async fn pump(
             biased;
             () = cancel.cancelled() => return stop(eventloop, &mut acks),
             Some(a) = acks.recv() => {
-                eventloop.pending.push_back(a);
+                write_acks(&mut eventloop, a, &mut acks).await;
                 continue;
             }
             e = eventloop.poll() => e,
@@ -170,7 +220,7 @@ pub async fn pump(
                             tokio::select! {
                                 biased;
                                 () = cancel.cancelled() => return stop(eventloop, &mut acks),
-                                Some(a) = acks.recv() => eventloop.pending.push_back(a),
+                                Some(a) = acks.recv() => write_acks(&mut eventloop, a, &mut acks).await,
                                 s = budget.permits.clone().acquire_many_owned(n) => match s {
                                     Ok(s) => break s,
                                     Err(_) => return stop(eventloop, &mut acks),
