@@ -512,4 +512,92 @@ mod tests {
             assert_eq!(kind(verify_message(topic, &payload, &keys)), want, "{case}");
         }
     }
+
+    /// Topic is identity: what a message names counts only on its gateway's own topic.
+    #[test]
+    fn messages_count_only_on_their_gateways_topic() {
+        let (victim, mallory) = (GatewayKey::from_seed([1; 32]), GatewayKey::from_seed([3; 32]));
+        let mut keys = Keys::default();
+        keys.insert("edgeproof/gw-1".into(), "gw-1".into(), victim.public());
+        keys.insert_at("site/m".into(), "edgeproof/gw-m".into(), "gw-m".into(), mallory.public());
+        let (rec, note) = signed(&victim);
+        let routed = |topic: &str, payload: &[u8]| match verify_message(topic, payload, &keys) {
+            Arrival::Anomaly(a) => {
+                (a.kind, a.origin, a.topic, a.claimed_origin, a.seqs.map(|s| (s.first, s.last)))
+            }
+            other => panic!("{topic}: {other:?}"),
+        };
+        let claimed = Some("edgeproof/gw-1".to_string());
+        assert_eq!(
+            routed("site/m/evidence", &rec),
+            (
+                AnomalyKind::Misrouted,
+                "edgeproof/gw-m".into(),
+                Some("site/m/evidence".into()),
+                claimed.clone(),
+                Some((1, 1))
+            )
+        );
+        assert_eq!(
+            routed("site/m/checkpoint", note.as_bytes()),
+            (
+                AnomalyKind::Misrouted,
+                "edgeproof/gw-m".into(),
+                Some("site/m/checkpoint".into()),
+                claimed.clone(),
+                Some((0, 1))
+            )
+        );
+        // A topic nobody registered: against its prefix, still never the victim's.
+        assert_eq!(routed("edgeproof/nobody/evidence", &rec).0, AnomalyKind::Misrouted);
+        assert_eq!(routed("edgeproof/nobody/evidence", &rec).1, "edgeproof/nobody");
+        // Mallory's own prefix is not edgeproof/gw-m: its records there count for it only
+        // under site/m.
+        assert!(matches!(
+            verify_message("edgeproof/gw-1/evidence", &rec, &keys),
+            Arrival::Record(_)
+        ));
+    }
+
+    /// Each signature line of a checkpoint is judged alone: garbage under the witness's name
+    /// and key id, unknown witnesses and padding are kept apart; the valid lines stay.
+    #[test]
+    fn only_verified_signature_lines_stay_in_the_note() {
+        use edgeproof_evidence::cosignature::cosign;
+        let gw = GatewayKey::from_seed([1; 32]);
+        let wk = GatewayKey::from_seed([2; 32]);
+        let witness = WitnessKey { name: "w.example/1".into(), key: wk.public() };
+        let mut keys = Keys::default();
+        keys.insert("edgeproof/gw-1".into(), "gw-1".into(), gw.public());
+        keys.add_witness(witness.clone());
+        let (_, note) = signed(&gw);
+        let text = SignedNote::parse(&note).unwrap().text;
+        let valid = cosign(&text, &witness.name, &wk, 7).line();
+        let mut bad = cosign(&text, &witness.name, &wk, 8);
+        bad.sig[20] ^= 1;
+        let forged_gateway = {
+            let mut s = SignedNote::parse(&note).unwrap().signatures[0].clone();
+            s.sig[0] ^= 1;
+            s.line()
+        };
+        let padding: Vec<String> =
+            (0..120).map(|i| cosign(&text, &format!("pad{i}"), &wk, i).line()).collect();
+        let mut lines = vec![bad.line(), forged_gateway.clone(), valid.clone()];
+        lines.extend(padding);
+        let payload = format!("{note}{}\n", lines.join("\n"));
+        let Arrival::Checkpoint(cp) =
+            verify_message("edgeproof/gw-1/checkpoint", payload.as_bytes(), &keys)
+        else {
+            panic!("the gateway's valid line still makes it a checkpoint")
+        };
+        assert_eq!(cp.note, format!("{note}{valid}\n"));
+        assert_eq!(cp.unverified.len(), MAX_UNVERIFIED);
+        assert_eq!(cp.unverified[..2], [bad.line(), forged_gateway]);
+        // Without any line of the gateway that verifies, it is a bad checkpoint.
+        let only_forged = format!("{text}\n{}\n{valid}\n", cp.unverified[1]);
+        assert!(matches!(
+            verify_message("edgeproof/gw-1/checkpoint", only_forged.as_bytes(), &keys),
+            Arrival::Anomaly(a) if a.kind == AnomalyKind::BadCheckpoint
+        ));
+    }
 }
