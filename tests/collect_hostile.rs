@@ -196,7 +196,9 @@ async fn records_and_checkpoints_on_another_gateways_topic_never_touch_it_postgr
     misrouted_messages_stay_with_their_topic(&db.url).await;
 }
 
-async fn forged_cosignature_lines_change_no_verdict(db: &str) {
+/// `collector_trusts`: the collector was given the witness's key (else it keeps every
+/// cosignature apart, and the reviewer's `--witness-key` decides at read time).
+async fn forged_cosignature_lines_change_no_verdict(db: &str, collector_trusts: bool) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let _broker = Mosquitto::plain(port).await;
@@ -210,9 +212,9 @@ async fn forged_cosignature_lines_change_no_verdict(db: &str) {
     let vkey = dir.path().join("w1.vkey");
     std::fs::write(&vkey, format!("{}\n", witness.vkey())).unwrap();
     let vkey_arg = vkey.display().to_string();
-    let mut collector =
-        Collector::start_with(dir.path(), port, db, "collect-w", &["--witness-key", &vkey_arg])
-            .await;
+    let trust: &[&str] = if collector_trusts { &["--witness-key", &vkey_arg] } else { &[] };
+    let mut collector = Collector::start_with(dir.path(), port, db, "collect-w", trust).await;
+    let apart_lines = if collector_trusts { 2 } else { 3 };
 
     let victim = &logs[0];
     let text = SignedNote::parse(&victim.checkpoint).unwrap().text;
@@ -241,7 +243,7 @@ async fn forged_cosignature_lines_change_no_verdict(db: &str) {
     publish_all(port, msgs).await;
     let archive = Archive::open(db).await.unwrap();
     wait_archive(&archive, &collector, "the victim's unverified lines", |a| async move {
-        a.unverified_signatures(VICTIM).await.unwrap().len() == 2
+        a.unverified_signatures(VICTIM).await.unwrap().len() == apart_lines
             && a.anomalies(None).await.unwrap().iter().any(|x| x.kind == AnomalyKind::Misrouted)
     })
     .await;
@@ -253,8 +255,14 @@ async fn forged_cosignature_lines_change_no_verdict(db: &str) {
     assert_eq!(notes.len(), 1);
     let stored = SignedNote::parse(&notes[0].1).unwrap();
     let lines: Vec<String> = stored.signatures.iter().map(|s| s.line()).collect();
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    assert_eq!(lines[1], valid);
+    let mut want = vec![garbage.clone(), stranger];
+    if collector_trusts {
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[1], valid);
+    } else {
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        want.push(valid.clone());
+    }
     let mut apart: Vec<String> = archive
         .unverified_signatures(VICTIM)
         .await
@@ -266,7 +274,6 @@ async fn forged_cosignature_lines_change_no_verdict(db: &str) {
         })
         .collect();
     apart.sort();
-    let mut want = vec![garbage.clone(), stranger];
     want.sort();
     assert_eq!(apart, want);
 
@@ -286,11 +293,18 @@ async fn forged_cosignature_lines_change_no_verdict(db: &str) {
 async fn forged_cosignature_lines_change_no_verdict_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("archive.db").display().to_string();
-    forged_cosignature_lines_change_no_verdict(&db).await;
+    forged_cosignature_lines_change_no_verdict(&db, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_cosignature_lines_change_no_verdict_collector_without_witness_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("archive.db").display().to_string();
+    forged_cosignature_lines_change_no_verdict(&db, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_cosignature_lines_change_no_verdict_postgres() {
     let db = TestDb::create("collect forged cosig").await;
-    forged_cosignature_lines_change_no_verdict(&db.url).await;
+    forged_cosignature_lines_change_no_verdict(&db.url, true).await;
 }

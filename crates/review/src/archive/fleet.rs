@@ -23,7 +23,7 @@ use serde::Serialize;
 use super::model::{AnomalyKind, Span};
 use super::plan::DAY_MS;
 use super::summary::{AnomalySpan, GatewayRow, LastCheckpoint};
-use edgeproof_evidence::cosignature::{verify_cosignatures, WitnessKey};
+use edgeproof_evidence::cosignature::WitnessKey;
 use edgeproof_evidence::note::SignedNote;
 
 /// Which gateways, as of when.
@@ -347,18 +347,17 @@ pub fn integrity_label(k: AnomalyKind) -> &'static str {
 /// The latest checkpoint with its cosignatures checked against the trusted witnesses.
 fn checkpoint_view(c: &LastCheckpoint, witnesses: &[WitnessKey]) -> CheckpointView {
     // Line by line: an unverifiable line under a witness's name (stored by an older
-    // collector) must not hide that witness's valid one.
-    let trusted = SignedNote::parse(&c.note).map_or(0, |note| {
-        witnesses
-            .iter()
-            .filter(|w| {
-                note.signatures.iter().any(|s| {
-                    let one = SignedNote { text: note.text.clone(), signatures: vec![s.clone()] };
-                    s.name == w.name && verify_cosignatures(&one, w).is_ok()
-                })
-            })
-            .count() as u64
-    });
+    // collector) must not hide that witness's valid one; lines the collector kept apart count
+    // when they verify under a key given here.
+    let lines: Vec<String> = SignedNote::parse(&c.note)
+        .map(|n| n.signatures.iter().map(|s| s.line()).collect())
+        .unwrap_or_default();
+    let lines = lines.iter().map(String::as_str).chain(c.unverified.lines());
+    let verified = super::export::cosigned_by(&c.note, lines, witnesses);
+    let trusted = witnesses
+        .iter()
+        .filter(|w| verified.iter().any(|l| l.starts_with(&format!("\u{2014} {} ", w.name))))
+        .count() as u64;
     CheckpointView {
         size: c.size,
         witnessed: trusted > 0,
@@ -512,6 +511,7 @@ mod tests {
             received_ms: NOW,
             root_checked: 1,
             note: note.to_text(),
+            unverified: String::new(),
         }
     }
 
@@ -562,5 +562,26 @@ mod tests {
         opts.witnesses = vec![witness()];
         opts.city = None;
         assert_eq!(summarize(rows, &opts).rows[0].gateway, "elsewhere");
+    }
+
+    /// A cosignature the collector kept apart (it did not know the witness) counts when it
+    /// verifies under a key the reader gives; garbage under the same name never does.
+    #[test]
+    fn lines_kept_apart_count_only_when_they_verify_here() {
+        let mut c = witnessed_checkpoint();
+        let note = SignedNote::parse(&c.note).unwrap();
+        let valid = note.signatures[1].line();
+        let mut bad = note.signatures[1].clone();
+        bad.sig[30] ^= 1;
+        c.note =
+            SignedNote { text: note.text.clone(), signatures: vec![note.signatures[0].clone()] }
+                .to_text();
+        c.signatures = 1;
+        c.unverified = bad.line();
+        assert!(!checkpoint_view(&c, &[witness()]).witnessed);
+        c.unverified = format!("{}\n{valid}", bad.line());
+        let v = checkpoint_view(&c, &[witness()]);
+        assert!(v.witnessed && v.trusted_cosignatures == 1, "{v:?}");
+        assert!(!checkpoint_view(&c, &[]).witnessed);
     }
 }

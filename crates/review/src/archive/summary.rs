@@ -33,8 +33,11 @@ pub struct LastCheckpoint {
     pub received_ms: u64,
     /// 0 records incomplete, 1 root matches the records, 2 mismatch.
     pub root_checked: i64,
-    /// The note, with every signature line collected.
+    /// The note, with the signature lines the collector verified.
     pub note: String,
+    /// The lines it kept apart as unverified, one per line: they count only if they verify
+    /// under a witness key the reader trusts ([`crate::archive::cosigned_by`]).
+    pub unverified: String,
 }
 
 /// One gateway's stored figures.

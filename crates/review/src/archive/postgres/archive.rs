@@ -350,7 +350,7 @@ impl PgArchive {
         }
         for r in c
             .query(
-                "SELECT DISTINCT ON (origin) origin, size, signatures, received_ms, root_checked, note
+                "SELECT DISTINCT ON (origin) origin, size, signatures, received_ms, root_checked, note, unverified
                  FROM checkpoints ORDER BY origin, size DESC",
                 &[],
             )
@@ -364,6 +364,7 @@ impl PgArchive {
                     received_ms: r.get::<_, i64>(3) as u64,
                     root_checked: r.get(4),
                     note: r.get(5),
+                    unverified: r.get(6),
                 });
             }
         }

@@ -319,7 +319,7 @@ impl SqliteArchive {
             }
             let mut st = c
                 .prepare(
-                    "SELECT c.origin, c.size, c.signatures, c.received_ms, c.root_checked, c.note FROM checkpoints c
+                    "SELECT c.origin, c.size, c.signatures, c.received_ms, c.root_checked, c.note, c.unverified FROM checkpoints c
                      JOIN (SELECT origin, MAX(size) AS size FROM checkpoints GROUP BY origin) m
                        ON m.origin = c.origin AND m.size = c.size",
                 )
@@ -335,6 +335,7 @@ impl SqliteArchive {
                         received_ms: g(3)? as u64,
                         root_checked: g(4)?,
                         note: r.get(5).map_err(e(p, "read checkpoints"))?,
+                        unverified: r.get(6).map_err(e(p, "read checkpoints"))?,
                     });
                 }
             }
