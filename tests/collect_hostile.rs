@@ -212,7 +212,22 @@ async fn forged_cosignature_lines_change_no_verdict(db: &str, collector_trusts: 
     let vkey = dir.path().join("w1.vkey");
     std::fs::write(&vkey, format!("{}\n", witness.vkey())).unwrap();
     let vkey_arg = vkey.display().to_string();
-    let trust: &[&str] = if collector_trusts { &["--witness-key", &vkey_arg] } else { &[] };
+    // SQLite: the collector is given the key; PostgreSQL: the witness is registered in the
+    // archive (`collect add-witness`).
+    let registered = collector_trusts && db.starts_with("postgres");
+    if registered {
+        let out = run(Command::new(bin()).args([
+            "collect",
+            "add-witness",
+            "--db",
+            db,
+            "--vkey",
+            &vkey_arg,
+        ]));
+        assert!(out.status.success(), "add-witness: {}", describe(&out));
+    }
+    let trust: &[&str] =
+        if collector_trusts && !registered { &["--witness-key", &vkey_arg] } else { &[] };
     let mut collector = Collector::start_with(dir.path(), port, db, "collect-w", trust).await;
     let apart_lines = if collector_trusts { 2 } else { 3 };
 
