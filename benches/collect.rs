@@ -99,6 +99,8 @@ fn ingest_sqlite(c: &mut Criterion) {
             city: String::new(),
             enterprise: String::new(),
             project: String::new(),
+            topic_prefix: format!("edgeproof/{}", g.gw),
+            mqtt_user: g.gw.clone(),
         };
         rt.block_on(archive.register(reg)).expect("register");
     }

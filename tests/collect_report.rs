@@ -62,7 +62,11 @@ async fn report_from_the_archive_equals_report_from_the_bundle() {
 
     let port = free_port();
     let _broker = Mosquitto::plain(port).await;
-    let mut collector = Collector::start(dir.path(), port, &db, "collect-r").await;
+    // The collector keeps cosignatures that verify under a witness it trusts.
+    let wkey_arg = wkey.display().to_string();
+    let mut collector =
+        Collector::start_with(dir.path(), port, &db, "collect-r", &["--witness-key", &wkey_arg])
+            .await;
     let (messages, records, cosigned) = as_published(&g.bundle());
     publish_all(port, messages).await;
     let archive = Archive::open(&db).await.unwrap();

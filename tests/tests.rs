@@ -5,8 +5,11 @@
 use edgeproof_testkit as support;
 
 mod cli_check;
+mod collect_acl;
 mod collect_archive;
 mod collect_fleet;
+mod collect_hostile;
+mod collect_memory;
 mod collect_report;
 mod collect_scale;
 mod collect_stall;

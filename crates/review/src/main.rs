@@ -108,9 +108,15 @@ enum Command {
 /// `collect` actions.
 #[derive(Debug, Subcommand)]
 enum CollectAction {
-    /// Register a gateway's enrolled public key (and its city, enterprise, project), so that
-    /// the collector accepts its evidence.
+    /// Register a gateway's enrolled public key, topic prefix and MQTT user (and its city,
+    /// enterprise, project), so that the collector accepts its evidence on its topics.
     AddGateway(cli::collect::AddGatewayArgs),
+    /// Register a witness (C2SP vkey) whose cosignatures the collector verifies and keeps.
+    AddWitness(cli::collect::AddWitnessArgs),
+    /// Write a Mosquitto ACL file from the registered gateways: each gateway's MQTT user may
+    /// publish only under its own topic prefix; the collectors' users read. Exit 0 written,
+    /// 2 could not.
+    Acl(cli::collect::AclArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps the result to an exit code.
@@ -121,6 +127,12 @@ fn main() -> ExitCode {
         Command::Witness { command } => cli::witness::run(command),
         Command::Collect { action: Some(CollectAction::AddGateway(a)), .. } => {
             cli::runtime().block_on(cli::collect::add_gateway(a))
+        }
+        Command::Collect { action: Some(CollectAction::AddWitness(a)), .. } => {
+            cli::runtime().block_on(cli::collect::add_witness(a))
+        }
+        Command::Collect { action: Some(CollectAction::Acl(a)), .. } => {
+            cli::runtime().block_on(cli::collect::acl(a))
         }
         Command::Fleet(args) => cli::runtime().block_on(cli::fleet::run(args)),
         Command::Collect { action: None, args } => {

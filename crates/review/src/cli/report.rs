@@ -86,10 +86,19 @@ pub fn run(args: ReportArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => return cannot(format!("--public-key: {e}")),
     };
+    let mut witnesses = Vec::new();
+    for path in &args.witness_keys {
+        match VerifierKey::load(path)
+            .and_then(|v| WitnessKey::from_vkey(v, &path.display().to_string()))
+        {
+            Ok(w) => witnesses.push(w),
+            Err(e) => return cannot(format!("--witness-key: {e}")),
+        }
+    }
     // From an archive: rebuild the gateway's bundle into a temporary file first.
     let (bundle, registered, collected, _cleanup) = match &args.source {
         Source::Bundle(path) => (path.clone(), None, Vec::new(), None),
-        Source::Archive { db, gateway } => match rebuild(db, gateway) {
+        Source::Archive { db, gateway } => match rebuild(db, gateway, &witnesses) {
             Ok((path, key, anomalies)) => {
                 (path.clone(), Some(key), anomalies, Some(RemoveOnDrop(path)))
             }
@@ -100,14 +109,7 @@ pub fn run(args: ReportArgs) -> ExitCode {
         return cannot("--public-key is required with a bundle".into());
     };
     let mut verify = VerifyOptions::new(key);
-    for path in &args.witness_keys {
-        match VerifierKey::load(path)
-            .and_then(|v| WitnessKey::from_vkey(v, &path.display().to_string()))
-        {
-            Ok(w) => verify.witnesses.push(w),
-            Err(e) => return cannot(format!("--witness-key: {e}")),
-        }
-    }
+    verify.witnesses = witnesses;
     verify.gateway = args.expect_gateway.clone();
     verify.uscc = args.uscc.clone();
     verify.project = args.project.clone();
@@ -180,9 +182,14 @@ pub fn run(args: ReportArgs) -> ExitCode {
     }
 }
 
-/// Rebuilds `gateway`'s bundle from the archive `db` into a temporary file; returns its path,
-/// the registered key, and the anomalies the collector recorded for it other than gaps.
-fn rebuild(db: &str, gateway: &str) -> anyhow::Result<(PathBuf, PublicKey, Vec<Anomaly>)> {
+/// Rebuilds `gateway`'s bundle from the archive `db` into a temporary file (cosignature lines
+/// the collector kept apart included when they verify under one of `witnesses`); returns its
+/// path, the registered key, and the anomalies the collector recorded for it other than gaps.
+fn rebuild(
+    db: &str,
+    gateway: &str,
+    witnesses: &[WitnessKey],
+) -> anyhow::Result<(PathBuf, PublicKey, Vec<Anomaly>)> {
     use anyhow::Context as _;
     super::runtime().block_on(async {
         let archive = edgeproof_review::archive::Archive::open_existing(db).await?;
@@ -199,7 +206,10 @@ fn rebuild(db: &str, gateway: &str) -> anyhow::Result<(PathBuf, PublicKey, Vec<A
             .with_context(|| format!("cannot create {}", path.display()))?;
         let mut out = std::io::BufWriter::new(file);
         let guard = RemoveOnDrop(path.clone());
-        let n = edgeproof_review::archive::export::write_bundle(&archive, &reg, &mut out).await?;
+        let n = edgeproof_review::archive::export::write_bundle_for(
+            &archive, &reg, witnesses, &mut out,
+        )
+        .await?;
         std::mem::forget(guard);
         tracing::info!(gateway, records = n, "rebuilt the bundle from the archive");
         let anomalies = archive
