@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use edgeproof::config::{self, Config, DeviceProtocol};
 use edgeproof::model::{BadReason, Batch, Quality};
-use edgeproof::sim::{RegisterImage, SimServer};
 use edgeproof::source::modbus::{Area, DeviceReader};
 use edgeproof::source::{run_device, ChannelSink, NoObserver};
+use edgeproof_sim::{RegisterImage, SimServer};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::gateway;

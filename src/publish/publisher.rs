@@ -192,7 +192,7 @@ pub async fn run<B: Backlog>(
 /// The password from `mqtt.password` or `mqtt.password_file` (read now, trailing newline
 /// trimmed, so `echo secret > file` works).
 /// (Shared with `collect`, which logs in with the same `[mqtt]` settings.)
-pub(crate) fn password(cfg: &MqttConfig) -> Result<Option<String>, PublishError> {
+pub fn password(cfg: &MqttConfig) -> Result<Option<String>, PublishError> {
     match (&cfg.password, &cfg.password_file) {
         (Some(_), Some(_)) => Err(PublishError::PasswordTwice),
         (Some(p), None) => Ok(Some(p.expose().to_string())),

@@ -157,14 +157,7 @@ fn exception_name(code: u8) -> &'static str {
     }
 }
 
-/// The data of one successful read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawRead {
-    /// FC 03/04: exactly the requested number of registers.
-    Registers(Vec<u16>),
-    /// FC 01/02: exactly the requested number of bits (the padding of the last byte removed).
-    Bits(Vec<bool>),
-}
+pub use edgeproof_modbus::RawRead;
 
 /// What the device said about itself (FC 43/14, basic objects).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -626,8 +619,8 @@ fn check_response(area: Area, count: u16, response: Response) -> Result<RawRead,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{RegisterImage, SimIdentity, SimServer};
     use crate::source::modbus::Order;
+    use edgeproof_sim::{RegisterImage, SimIdentity, SimServer};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -672,7 +665,7 @@ mod tests {
         assert_eq!(discrete, RawRead::Bits(vec![false, false, true]));
         let input = t.read(Area::Input, 0, 3).await.unwrap();
         let expected =
-            [vec![0xFFD8], crate::sim::encode_words(&21.5f32.to_be_bytes(), Order::Cdab)];
+            [vec![0xFFD8], edgeproof_sim::encode_words(&21.5f32.to_be_bytes(), Order::Cdab)];
         assert_eq!(input, RawRead::Registers(expected.concat()));
         let holding = t.read(Area::Holding, 0, 3).await.unwrap();
         assert_eq!(holding, RawRead::Registers(vec![0x0001, 0xE240, 0x4F4B]));
