@@ -10,6 +10,7 @@ mod collect_fleet;
 mod collect_report;
 mod collect_scale;
 mod demo;
+mod dist;
 mod doctor;
 mod evidence_run;
 mod evidence_verify;
