@@ -134,10 +134,21 @@ impl Journal {
         let wal = with_suffix(&self.path, "-wal");
         let mut wal_unclaimed = self.budget.wal.saturating_sub(files::allocated_bytes(&wal));
         if wal_unclaimed > 0
+            && self.wal_claimable
             && space.is_some_and(|s| s.available >= wal_unclaimed + 2 * self.budget.margin)
-            && files::claim_wal(&wal, self.budget.wal).is_ok()
         {
-            wal_unclaimed = 0;
+            match files::claim_wal(&wal, self.budget.wal) {
+                Ok(()) => wal_unclaimed = 0,
+                // A file system without fallocate: the WAL grows as it is written, and the
+                // bound keeps the unclaimed part free for it. Not asked again.
+                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                    tracing::info!(path = %wal.display(), "the file system cannot claim blocks ahead for the WAL");
+                    self.wal_claimable = false;
+                }
+                Err(e) => {
+                    tracing::debug!(path = %wal.display(), error = %e, "no room to claim the WAL's blocks yet")
+                }
+            }
         }
         let available = fs_space(&self.path).map(|s| s.available);
         let main = files::file_len(&self.path);

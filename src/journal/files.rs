@@ -85,3 +85,47 @@ pub(crate) fn claim_wal(wal: &Path, bytes: u64) -> std::io::Result<()> {
         Err(std::io::Error::last_os_error())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::recovery::with_suffix;
+    use crate::journal::test_support::{batch, open, path_in};
+
+    #[test]
+    fn the_wal_is_claimed_at_open_and_kept_with_its_blocks_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = with_suffix(&path_in(dir.path()), "-wal");
+        let (mut journal, _) = open(dir.path(), 1 << 30);
+        let budget = journal.budget.wal;
+        if !journal.wal_claimable {
+            eprintln!("skipped: this file system cannot fallocate");
+            return;
+        }
+        assert!(allocated_bytes(&wal) >= budget, "claimed at open: {}", allocated_bytes(&wal));
+        journal.append(&[batch(1, 10)]).unwrap();
+        assert!(allocated_bytes(&wal) >= budget, "kept while writing");
+        drop(journal);
+        assert!(allocated_bytes(&wal) >= budget, "kept at close: {}", allocated_bytes(&wal));
+        assert!(with_suffix(&path_in(dir.path()), "-shm").exists(), "-shm kept at close");
+        let (mut journal, report) = open(dir.path(), 1 << 30);
+        assert_eq!(report.resumed_entries, 1);
+        assert_eq!(journal.read_after(None, 10).unwrap()[0].batch, batch(1, 10));
+    }
+
+    #[test]
+    fn the_main_file_has_blocks_for_every_page_after_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(dir.path());
+        let (mut journal, _) = open(dir.path(), 1 << 30);
+        for i in 0..50 {
+            let batches: Vec<_> = (0..20).map(|k| batch(i * 20 + k, 50)).collect();
+            journal.append(&batches).unwrap();
+            let pages: i64 =
+                journal.conn.pragma_query_value(None, "page_count", |r| r.get(0)).unwrap();
+            let need = pages as u64 * journal.page_size;
+            assert!(file_len(&path) >= need, "commit {i}: file {} < pages {need}", file_len(&path));
+            assert_eq!(file_len(&path) % MAIN_CHUNK_BYTES as u64, 0, "whole chunks");
+        }
+    }
+}

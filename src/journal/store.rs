@@ -110,6 +110,8 @@ pub struct Journal {
     pub(super) budget: Budget,
     /// Extra bytes the bound is held below the disk's for the retry after `SQLITE_FULL`.
     pub(super) squeeze: u64,
+    /// False once the file system said it cannot claim blocks ahead (no `fallocate`).
+    pub(super) wal_claimable: bool,
     pub(super) counters: Arc<JournalCounters>,
     /// Encoded payloads of the batch being appended, reused between appends.
     encoded: Vec<u8>,
@@ -232,6 +234,7 @@ impl Journal {
             disk_bound: DiskBound::default(),
             budget,
             squeeze: 0,
+            wal_claimable: true,
             counters: Arc::new(JournalCounters::default()),
             encoded: Vec::new(),
             spans: Vec::new(),
