@@ -17,11 +17,13 @@
 //! - [`http`]: `/metrics` and `/healthz` for monitoring;
 //! - [`service`]: life under systemd: readiness, reload, stop and watchdog notifications;
 //! - [`evidence`]: the recorder of the signed usage log, and the format re-exported;
-//! - [`model`]: the types every stage shares.
+//! - [`model`]: the types every stage shares;
+//! - [`backoff`]: the one retry-delay policy every reconnecting stage uses.
 
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod backoff;
 pub mod config;
 pub mod evidence;
 pub mod http;

@@ -44,3 +44,4 @@ mod security;
 mod service;
 mod witness_protocol;
 mod witness_race;
+mod workspace_layout;

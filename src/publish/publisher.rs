@@ -9,7 +9,6 @@ use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 use tokio_util::sync::CancellationToken;
 
 use super::backlog::Backlog;
-use super::backoff::{Backoff, MAX_DELAY};
 use super::counters::PublishCounters;
 use super::diagnose::BrokerContext;
 use super::error::PublishError;
@@ -19,6 +18,7 @@ use super::payload::Presence;
 use super::session::{run_session, SessionEnd, ACK_TIMEOUT};
 use super::tls;
 use super::topics::Topics;
+use crate::backoff::{Backoff, MAX_DELAY};
 use crate::config::{MqttConfig, MqttProtocol};
 
 /// How long to wait for outstanding PUBACKs on shutdown when the caller does not say.

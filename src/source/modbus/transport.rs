@@ -22,6 +22,7 @@
 //!   asked again by this transport, so a device that ignores FC 43 cannot make every connect
 //!   cost a timeout.
 
+use crate::backoff::{BackoffPolicy, Jitter};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -574,17 +575,19 @@ fn failure_reason(failure: &Failure) -> String {
     }
 }
 
+/// How a device that failed to connect or answer is backed off: full jitter, from
+/// [`BACKOFF_BASE`] doubling to [`BACKOFF_CAP`].
+const RECONNECT: BackoffPolicy = BackoffPolicy::new(BACKOFF_BASE, BACKOFF_CAP, Jitter::Full);
+
 /// [`backoff_delay`] with a random point in the range (full jitter).
 pub(super) fn jittered_backoff(failures: u32) -> Duration {
-    backoff_delay(failures, fastrand::f64())
+    RECONNECT.delay(failures)
 }
 
 /// Full-jitter backoff: uniform in `0..=min(cap, base * 2^(failures-1))`. `unit` is a
 /// random number in `[0, 1)`.
 pub(super) fn backoff_delay(failures: u32, unit: f64) -> Duration {
-    let exp = failures.saturating_sub(1).min(16);
-    let ceiling = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_CAP);
-    ceiling.mul_f64(unit.clamp(0.0, 1.0))
+    RECONNECT.delay_at(failures, unit)
 }
 
 /// Check that the answer has the requested shape and strip the bit padding.
