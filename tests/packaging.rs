@@ -119,6 +119,26 @@ fn unit_file_passes_systemd_analyze_verify() {
     assert!(out.status.success() && out.stderr.is_empty(), "{}", describe(&out));
 }
 
+/// Regression (issue 16): `StartLimitBurst=5` in 10 minutes left the service down for good
+/// after a few failed starts on a full disk, a condition that clears by itself. The unit must
+/// restart on failure and never hit a start limit.
+#[test]
+fn the_unit_restarts_on_failure_without_a_start_limit() {
+    let unit = std::fs::read_to_string(repo().join("deploy/systemd/edgeproof.service")).unwrap();
+    let values = |key: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('=').map(str::to_owned))
+            .collect()
+    };
+    let restart = values("Restart");
+    assert!(
+        restart.iter().all(|r| r == "on-failure" || r == "always") && !restart.is_empty(),
+        "Restart={restart:?}"
+    );
+    assert_eq!(values("StartLimitIntervalSec"), ["0"], "no start limit");
+    assert!(values("StartLimitBurst").is_empty(), "no burst limit");
+}
+
 /// Whether this process may install packages here.
 fn can_install() -> Result<(), String> {
     let uid = std::fs::read_to_string("/proc/self/status")

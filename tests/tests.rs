@@ -14,6 +14,7 @@ mod collect_report;
 mod collect_scale;
 mod collect_stall;
 mod demo;
+mod dist;
 mod doctor;
 mod evidence_run;
 mod evidence_verdicts;

@@ -66,3 +66,13 @@ fn the_gateway_carries_no_postgres_client_and_no_device_servers() {
         "tokio-modbus server features in the gateway:\n{features}"
     );
 }
+
+/// Issue 16: a Modbus-only gateway (`--no-default-features`) carries no OPC UA stack.
+#[test]
+fn the_modbus_only_gateway_carries_no_opc_ua() {
+    let t = tree("edgeproof", &["--no-default-features"]);
+    let opcua: Vec<&str> = crates(&t).into_iter().filter(|c| c.contains("opcua")).collect();
+    assert!(opcua.is_empty(), "OPC UA crates in the Modbus-only gateway: {opcua:?}\n{t}");
+    let t = tree("edgeproof", &[]);
+    assert!(crates(&t).contains(&"async-opcua-client"), "the default build has the client:\n{t}");
+}

@@ -43,6 +43,7 @@ pub(super) fn spawn_devices(
                     cancel.clone(),
                 )));
             }
+            #[cfg(feature = "opcua")]
             DeviceProtocol::OpcUa(o) => {
                 tasks.push(tokio::spawn(crate::source::opcua::run_device(
                     device.name.clone(),

@@ -32,7 +32,9 @@ pub const DEVICE_STOP_BOUND: Duration = Duration::from_secs(5);
 /// The key a device's task runs under (see the module docs).
 pub fn task_key(device: &Device) -> String {
     match &device.protocol {
-        DeviceProtocol::ModbusTcp(_) | DeviceProtocol::OpcUa(_) => device.name.to_string(),
+        DeviceProtocol::ModbusTcp(_) => device.name.to_string(),
+        #[cfg(feature = "opcua")]
+        DeviceProtocol::OpcUa(_) => device.name.to_string(),
         // Device names cannot contain a space, so this never meets a device's key.
         DeviceProtocol::ModbusRtu(m) => format!("bus {}", m.bus.name()),
     }

@@ -31,6 +31,7 @@ pub fn run(file: &Path) -> ExitCode {
                         };
                         print_modbus(d, &bus, m.unit, &m.points, &m.limits);
                     }
+                    #[cfg(feature = "opcua")]
                     DeviceProtocol::OpcUa(o) => print_opcua(&d.name, o),
                 }
             }
@@ -80,6 +81,7 @@ fn print_modbus(d: &Device, at: &str, unit: u8, points: &[ModbusPoint], limits: 
 /// One OPC UA device: endpoint, security, trust, points by mode, and the agent's client
 /// certificate (created here on first use, so it can be registered on the server before the
 /// first run).
+#[cfg(feature = "opcua")]
 fn print_opcua(name: &str, o: &edgeproof::config::OpcUaDevice) {
     use edgeproof::source::opcua::{identity, PointMode, UserAuth};
     let subscribed = o.points.iter().filter(|p| p.mode == PointMode::Subscribe).count();

@@ -499,7 +499,7 @@ async fn device(d: &Device, buses: &mut Option<RtuBuses>) -> Finding {
             DeviceProtocol::ModbusTcp(m) => {
                 let reader = DeviceReader::new(d.name.clone(), m);
                 let address = m.address.clone();
-                Ok((address, read_modbus(reader).await))
+                Ok::<_, String>((address, read_modbus(reader).await))
             }
             DeviceProtocol::ModbusRtu(m) => {
                 let buses = buses.get_or_insert_with(|| RtuBuses::new(Arc::new(NoObserver)));
@@ -509,6 +509,7 @@ async fn device(d: &Device, buses: &mut Option<RtuBuses>) -> Finding {
                 let address = reader.link().address().to_string();
                 Ok((address, read_modbus(reader).await))
             }
+            #[cfg(feature = "opcua")]
             DeviceProtocol::OpcUa(o) => match edgeproof::source::opcua::read_once(&d.name, o).await
             {
                 Ok((samples, _)) => {

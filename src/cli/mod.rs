@@ -7,6 +7,7 @@
 //! | 1 | a negative result: invalid config, a probe where no point could be read, evidence that fails `verify` |
 //! | 2 | could not run: unreadable file, port in use, internal error |
 
+#[cfg(feature = "opcua")]
 mod browse;
 mod check;
 #[cfg(feature = "demo")]
@@ -20,6 +21,7 @@ mod keygen;
 mod probe;
 mod review;
 mod run;
+#[cfg(feature = "opcua")]
 mod trust;
 mod verify;
 
@@ -261,6 +263,7 @@ pub fn main() -> ExitCode {
         }
         Command::Run { config } => runtime().block_on(run::run(&config)),
         Command::Doctor { config } => runtime().block_on(doctor::run(&config)),
+        #[cfg(feature = "opcua")]
         Command::Browse {
             endpoint,
             node,
@@ -282,8 +285,17 @@ pub fn main() -> ExitCode {
             password_file,
             data_dir,
         })),
+        #[cfg(feature = "opcua")]
         Command::Trust { action: TrustAction::Accept { config, device } } => {
             runtime().block_on(trust::accept(&config, &device))
+        }
+        #[cfg(not(feature = "opcua"))]
+        Command::Browse { .. } | Command::Trust { .. } => {
+            eprintln!(
+                "error: this edgeproof was built without OPC UA (a Modbus-only build); \
+                 use a build with the default `opcua` feature"
+            );
+            ExitCode::from(EXIT_CANNOT_RUN)
         }
         Command::Probe { config, device, json } => {
             runtime().block_on(probe::run(&config, device.as_deref(), json))

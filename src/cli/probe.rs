@@ -54,6 +54,7 @@ pub async fn run(file: &Path, device: Option<&str>, as_json: bool) -> ExitCode {
                     DeviceReader::with_link(d.name.clone(), m.points.clone(), &m.limits, unit);
                 probe_modbus(reader, as_json).await
             }
+            #[cfg(feature = "opcua")]
             DeviceProtocol::OpcUa(o) => probe_opcua(&d.name, o, as_json).await,
         };
     }
@@ -157,6 +158,7 @@ fn print_table<L: ModbusLink>(reader: &DeviceReader<L>, readings: &[PointReading
 
 /// Reads every point of one OPC UA device once (subscribe points too, with one batched
 /// Read) and prints it with the server's identity; returns how many were good.
+#[cfg(feature = "opcua")]
 async fn probe_opcua(
     device: &Arc<str>,
     cfg: &edgeproof::config::OpcUaDevice,

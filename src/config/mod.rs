@@ -11,9 +11,11 @@
 
 pub mod error;
 pub mod evidence;
+mod foreign_keys;
 pub mod load;
 mod modbus;
 mod modbus_rtu;
+#[cfg(feature = "opcua")]
 mod opcua;
 pub mod schema;
 pub mod secret;

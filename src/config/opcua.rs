@@ -1,6 +1,6 @@
 //! OPC UA devices and points in the config: checks and compilation into an
-//! [`OpcUaDevice`]. Also the other direction: OPC UA keys on a Modbus device are mistakes,
-//! reported with their paths.
+//! [`OpcUaDevice`]. The other direction, OPC UA keys on a Modbus device, is in
+//! `foreign_keys.rs` (also in a build without OPC UA).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use opcua::types::NodeId;
 
+use super::foreign_keys::reject;
 use super::schema::{DeviceSection, PointSection};
 use super::settings::*;
 use super::validate::{check_point_name, duration, Errors};
@@ -266,15 +267,6 @@ fn compile_point(
     })
 }
 
-/// Pushes one error per key that is set and foreign to the protocol.
-fn reject(errs: &mut Errors, path: &str, keys: &[(&str, bool)], what: &str) {
-    for (key, set) in keys {
-        if *set {
-            errs.push(format!("{path}.{key}"), format!("is not a key of {what}"));
-        }
-    }
-}
-
 fn reject_modbus_device_keys(errs: &mut Errors, path: &str, d: &DeviceSection) {
     reject(
         errs,
@@ -306,38 +298,6 @@ fn reject_modbus_point_keys(errs: &mut Errors, path: &str, p: &PointSection) {
         ],
         "an opcua point (Modbus only; an OPC UA node carries its own type)",
     );
-}
-
-/// OPC UA keys on a device of another protocol (and its points) are mistakes.
-pub(super) fn reject_opcua_keys(errs: &mut Errors, path: &str, d: &DeviceSection) {
-    let what = format!("a {} device (OPC UA only)", d.protocol);
-    reject(
-        errs,
-        path,
-        &[
-            ("endpoint", d.endpoint.is_some()),
-            ("security_policy", d.security_policy.is_some()),
-            ("security_mode", d.security_mode.is_some()),
-            ("user", d.user.is_some()),
-            ("password_file", d.password_file.is_some()),
-            ("user_cert_file", d.user_cert_file.is_some()),
-            ("user_key_file", d.user_key_file.is_some()),
-            ("trust", d.trust.is_some()),
-        ],
-        &what,
-    );
-    for (j, p) in d.points.iter().enumerate() {
-        reject(
-            errs,
-            &format!("{path}.points[{j}]"),
-            &[
-                ("node", p.node.is_some()),
-                ("mode", p.mode.is_some()),
-                ("sampling", p.sampling.is_some()),
-            ],
-            &format!("a {} point (OPC UA only)", d.protocol),
-        );
-    }
 }
 
 #[cfg(test)]

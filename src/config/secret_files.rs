@@ -8,7 +8,10 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use super::settings::{Config, DeviceProtocol};
+use super::settings::Config;
+#[cfg(feature = "opcua")]
+use super::settings::DeviceProtocol;
+#[cfg(feature = "opcua")]
 use crate::source::opcua::{identity, UserAuth};
 
 /// A secret file that group or others may read.
@@ -43,6 +46,7 @@ pub fn secret_files(cfg: &Config) -> Vec<(String, PathBuf)> {
         files.extend(m.password_file.clone().map(|p| ("mqtt.password_file".to_string(), p)));
         files.extend(m.key_file.clone().map(|p| ("mqtt.key_file".to_string(), p)));
     }
+    #[cfg(feature = "opcua")]
     for (i, d) in cfg.devices.iter().enumerate() {
         let DeviceProtocol::OpcUa(o) = &d.protocol else { continue };
         match &o.auth {

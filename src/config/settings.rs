@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::evidence::cosignature::WitnessKey;
 use crate::evidence::recorder::witness::WitnessUrl;
 use crate::source::modbus::{ModbusPoint, ReadLimits};
+#[cfg(feature = "opcua")]
 use crate::source::opcua::{Mode, OpcUaPoint, Policy, Trust, UserAuth};
 
 /// A validated config.
@@ -142,6 +143,7 @@ pub enum DeviceProtocol {
     /// `modbus-tcp`.
     ModbusTcp(ModbusTcpDevice),
     /// `opcua`.
+    #[cfg(feature = "opcua")]
     OpcUa(OpcUaDevice),
     /// `modbus-rtu` and `modbus-rtu-over-tcp`: a unit on an RTU bus.
     ModbusRtu(ModbusRtuDevice),
@@ -152,6 +154,7 @@ impl Device {
     pub fn point_count(&self) -> usize {
         match &self.protocol {
             DeviceProtocol::ModbusTcp(d) => d.points.len(),
+            #[cfg(feature = "opcua")]
             DeviceProtocol::OpcUa(d) => d.points.len(),
             DeviceProtocol::ModbusRtu(d) => d.points.len(),
         }
@@ -161,6 +164,7 @@ impl Device {
     pub fn protocol_name(&self) -> &'static str {
         match &self.protocol {
             DeviceProtocol::ModbusTcp(_) => "modbus-tcp",
+            #[cfg(feature = "opcua")]
             DeviceProtocol::OpcUa(_) => "opcua",
             DeviceProtocol::ModbusRtu(d) => d.bus.protocol_name(),
         }
@@ -328,6 +332,7 @@ pub struct DeclaredDevice {
 }
 
 /// An OPC UA server.
+#[cfg(feature = "opcua")]
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpcUaDevice {
     /// `opc.tcp://host:port[/path]`.

@@ -265,13 +265,24 @@ fn compile_device(
     data_dir: &std::path::Path,
 ) -> Option<Device> {
     if d.protocol.starts_with("modbus") {
-        super::opcua::reject_opcua_keys(errs, path, d);
+        super::foreign_keys::reject_opcua_keys(errs, path, d);
     }
     if !d.protocol.starts_with("modbus-rtu") {
         super::modbus_rtu::reject_rtu_keys(errs, path, d);
     }
     match d.protocol.as_str() {
+        #[cfg(feature = "opcua")]
         "opcua" => super::opcua::compile_device(errs, path, d, data_dir),
+        #[cfg(not(feature = "opcua"))]
+        "opcua" => {
+            let _ = data_dir;
+            errs.push(
+                format!("{path}.protocol"),
+                "\"opcua\": this edgeproof was built without OPC UA (a Modbus-only build); \
+                 use a build with the default `opcua` feature",
+            );
+            None
+        }
         "modbus-tcp" => super::modbus::compile_tcp_device(errs, path, d),
         "modbus-rtu" => super::modbus_rtu::compile_rtu_device(errs, path, d),
         "modbus-rtu-over-tcp" => super::modbus_rtu::compile_rtu_over_tcp_device(errs, path, d),

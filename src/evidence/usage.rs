@@ -260,6 +260,7 @@ impl UsageBook {
                     Some(d.unit),
                     d.points.iter().filter_map(|p| Some((p.name.clone(), p.deadband?))).collect(),
                 ),
+                #[cfg(feature = "opcua")]
                 DeviceProtocol::OpcUa(d) => (
                     None,
                     d.points.iter().filter_map(|p| Some((p.name.clone(), p.deadband?))).collect(),

@@ -28,15 +28,20 @@ impl Journal {
         match self.append_evidence_once(seq, payload) {
             // Evidence is never dropped: on a full disk, telemetry makes room for it.
             Err(JournalError::Sqlite { source, .. }) if disk::is_disk_full(&source) => {
-                self.make_room_after_disk_full(payload.len() as u64)?;
-                self.append_evidence_once(seq, payload)
+                self.prepare_retry_on_full_disk(payload.len() as u64);
+                let retried = self.append_evidence_once(seq, payload);
+                self.squeeze = 0;
+                retried
             }
             other => other,
         }
     }
 
     fn append_evidence_once(&mut self, seq: u64, payload: &[u8]) -> Result<(), JournalError> {
-        let bound = self.bound_now();
+        // The total bound: evidence may use the room kept free of telemetry.
+        let bound = self.bound_now().total;
+        let growth = self.growth_estimate(payload.len() as u64);
+        let page_size = self.page_size;
         let path = &self.path;
         let sqlite =
             |source| JournalError::Sqlite { path: path.clone(), op: "append evidence", source };
@@ -55,10 +60,15 @@ impl Journal {
                 got: seq,
             });
         }
+        // Telemetry makes room first when the evidence room is used up, so the record reuses
+        // its pages instead of growing the file.
+        let mut evicted =
+            bound::evict_to(&tx, self.page_size, bound.saturating_sub(growth)).map_err(sqlite)?;
         tx.prepare_cached("INSERT INTO evidence (seq, payload) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute((seq_i64, payload)))
             .map_err(sqlite)?;
-        let evicted = bound::evict_to(&tx, self.page_size, bound).map_err(sqlite)?;
+        evicted = evicted + bound::evict_to(&tx, self.page_size, bound).map_err(sqlite)?;
+        disk::claim_pages(&tx, path, page_size).map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
         self.forget_evicted(evicted);
         Ok(())

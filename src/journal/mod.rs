@@ -68,8 +68,11 @@
 //! - main file: at most one flush's worth of pages above the bound (the first eviction pass
 //!   estimates the incoming size from payload bytes; the insert can use a little more), plus
 //!   free pages kept for reuse;
-//! - WAL: up to 1000 pages (4 MiB, `wal_autocheckpoint`) plus the pages of one transaction
-//!   before a checkpoint copies it back; truncated to 4 MiB (`journal_size_limit`) after;
+//! - main file: up to one 64 KiB chunk of claimed blocks beyond its last page;
+//! - WAL: up to `wal_autocheckpoint` pages (1000, 4 MiB, on a large disk; half the WAL's
+//!   claim on a small one, see "Disk full") plus the pages of one transaction before a
+//!   checkpoint copies it back; its blocks are claimed up to the budget (8 MiB on a large
+//!   disk) and kept, also across restarts;
 //! - `-shm`: 32 KiB per 4096 WAL pages.
 //!
 //! Space goes back to the file system with `PRAGMA incremental_vacuum` ([`Journal::reclaim`],
@@ -81,28 +84,52 @@
 //!
 //! # Disk full
 //!
-//! The journal never takes the last free space of its file system (`disk.rs`). Before each
-//! change it asks the file system (`statvfs`) what is left, and the bound in force is the
-//! lower of `max_bytes` and *the main file's current size plus the free space beyond a
-//! 6 MiB headroom* (room for the WAL to reach its checkpoint size and for one transaction).
-//! So on a filling disk the journal stops growing, keeps reusing the pages it already
-//! holds, and drops the oldest telemetry exactly as under `max_bytes` (same counters).
-//! Evidence is never dropped. A "disk full" episode is logged once when the disk first
-//! forces a drop, and once when the file system has twice the headroom free again; the
-//! bound rises back to `max_bytes` by itself as space returns.
+//! The journal never takes the last free space of its file system, and on a full one it
+//! keeps working inside the space it already holds, whatever the file system's size
+//! (`disk.rs`, `files.rs`). Its budget (`disk::Budget`) scales with the file system:
 //!
-//! Another writer can still fill the disk to the last byte. For that moment the journal
-//! keeps a **reserve file** beside it, `<name>-reserve` (4 MiB of real blocks, made at open and
-//! later when the file system has 16 MiB free). On `SQLITE_FULL` (SQLite's unix VFS reports `ENOSPC` so) the
-//! transaction is rolled back, the reserve file is deleted, at least 1 MiB (twice the
-//! incoming size if larger) of the oldest telemetry is dropped in its own transaction (a
-//! delete writes to the WAL too: that is what the reserve's space is for), a checkpoint lets
-//! the WAL be reused, and the append — telemetry or evidence — is retried once. The reserve
-//! is made again at the first commit that finds the space. An open that fails on a full
-//! disk (SQLite cannot make its `-wal`/`-shm` files) deletes the reserve and tries once more.
-//! If all that fails, the error goes to the caller: the writer thread keeps the batches and
-//! retries on its timer, and the evidence recorder retries a record for about 50 s before
-//! giving it up. `edgeproof_journal_disk_full_total` counts the `SQLITE_FULL`s met.
+//! | file system | margin left free | WAL claimed | evidence room |
+//! |---|---|---|---|
+//! | 8 MiB | 512 KiB | 1 MiB | 128 KiB |
+//! | 16 MiB | 1 MiB | 2 MiB | 256 KiB |
+//! | ≥ 96 MiB (≥ 64 MiB for the WAL) | 6 MiB | 8 MiB | 1 MiB |
+//!
+//! (margin `size/16` in 512 KiB..6 MiB, WAL `size/8` in 1..8 MiB, evidence room `size/64`
+//! in 64 KiB..1 MiB.)
+//!
+//! - **Claimed ahead.** The main file grows in 64 KiB chunks of real blocks, claimed
+//!   (`SQLITE_FCNTL_SIZE_HINT`) *before* a transaction that adds pages commits; so the WAL
+//!   never holds a page the main file has no block for, and a checkpoint never needs new
+//!   space. The WAL's blocks are claimed up to its budget (`fallocate`, keeping its length)
+//!   and it is checkpointed at half of it (`wal_autocheckpoint`, at most 1000 pages), so a
+//!   transaction after a checkpoint rewrites blocks the WAL already has. The WAL and `-shm`
+//!   persist across close (`SQLITE_FCNTL_PERSIST_WAL`; the size limit is lifted at close), so
+//!   a start on a full disk finds them and needs no new block.
+//! - **The bound.** Before each change the journal asks the file system (`statvfs`) what is
+//!   left; the bound in force is the lower of `max_bytes` and *the main file's blocks plus
+//!   the free space beyond the margin, the WAL blocks still to claim and one chunk*. So on a
+//!   filling disk the journal stops growing, reuses the pages it holds, and drops the oldest
+//!   telemetry exactly as under `max_bytes` (same counters).
+//! - **Evidence first.** While the disk sets the bound, telemetry is held lower by the
+//!   evidence room: those free pages inside the file are there for evidence records, which
+//!   then never need the file to grow; the next telemetry commit drops old telemetry to
+//!   give the room back. An evidence record that finds the room used up drops telemetry
+//!   itself, in the same transaction. Evidence is never dropped.
+//! - **Another writer takes the last byte.** A write that still meets `SQLITE_FULL` (the
+//!   space went between the measurement and the write) is rolled back, a checkpoint lets
+//!   the WAL be rewritten from its start, and the append — telemetry or evidence — is
+//!   retried once with the bound held 256 KiB (or twice the incoming size) below the main
+//!   file's blocks, so old telemetry makes room in place. `edgeproof_journal_disk_full_total`
+//!   counts these. If that fails too, the error goes to the caller: the writer thread keeps
+//!   the batches and retries on its timer, and the evidence recorder retries a record for
+//!   about 50 s.
+//! - A "disk full" episode is logged once when the disk first forces a drop, and once when
+//!   the file system has twice the margin free again; the bound rises back to `max_bytes`
+//!   by itself as space returns.
+//!
+//! Older versions kept a 4 MiB `<name>-reserve` file for the last byte; it is deleted at
+//! open (the claimed WAL does its job). A journal whose WAL is missing (its last connection
+//! was not the agent's) needs room for a new one at open.
 //!
 //! # Recovery
 //!
@@ -128,6 +155,7 @@ mod error;
 mod evidence;
 mod evidence_handle;
 mod evidence_reader;
+mod files;
 mod handle;
 mod recovery;
 mod schema;

@@ -172,13 +172,18 @@ mod tests {
             let (mut journal, _) = open(dir.path(), 1 << 30);
             let batches: Vec<_> = (0..2000).map(|i| batch(i, 10)).collect();
             journal.append(&batches).unwrap();
-        } // closed: the WAL is checkpointed into the main file and removed
+        } // closed: the WAL is checkpointed into the main file (and kept, see files.rs)
+        for suffix in ["-wal", "-shm"] {
+            std::fs::remove_file(with_suffix(&path, suffix)).unwrap();
+        }
         let len = file_len(&path);
         assert!(len > 16 * 4096, "several pages: {len}");
-        // Overwrite the last page (a telemetry leaf) with garbage.
+        // Overwrite the last page (a telemetry leaf) with garbage. The file may hold a
+        // claimed chunk beyond it: the header's page count says where it is.
         let mut bytes = std::fs::read(&path).unwrap();
-        let start = bytes.len() - 4096;
-        bytes[start..].fill(0x5a);
+        let pages = u32::from_be_bytes(bytes[28..32].try_into().unwrap()) as usize;
+        let start = (pages - 1) * 4096;
+        bytes[start..start + 4096].fill(0x5a);
         std::fs::write(&path, &bytes).unwrap();
 
         let (_journal, report) = open(dir.path(), 1 << 30);

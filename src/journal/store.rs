@@ -10,8 +10,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use super::bound::{self, Episode, Evicted, ReclaimPolicy};
 use super::codec;
 use super::counters::JournalCounters;
-use super::disk::{self, DiskBound, DiskEpisode};
+use super::disk::{self, Budget, DiskBound, DiskEpisode};
 use super::error::JournalError;
+use super::files;
 use super::recovery;
 use super::schema;
 use crate::model::Batch;
@@ -105,8 +106,12 @@ pub struct Journal {
     /// The disk-full episode and what the file system allowed at the last change.
     pub(super) disk_episode: DiskEpisode,
     pub(super) disk_bound: DiskBound,
-    /// Whether the reserve file is known to be in place (see `disk.rs`).
-    pub(super) reserve_in_place: bool,
+    /// Margin, WAL claim and evidence room for the file system the journal is on.
+    pub(super) budget: Budget,
+    /// Extra bytes the bound is held below the disk's for the retry after `SQLITE_FULL`.
+    pub(super) squeeze: u64,
+    /// False once the file system said it cannot claim blocks ahead (no `fallocate`).
+    pub(super) wal_claimable: bool,
     pub(super) counters: Arc<JournalCounters>,
     /// Encoded payloads of the batch being appended, reused between appends.
     encoded: Vec<u8>,
@@ -137,6 +142,9 @@ impl Journal {
             std::fs::create_dir_all(dir)
                 .map_err(|source| JournalError::CreateDir { path: dir.to_owned(), source })?;
         }
+        // An older version's reserve file: space this journal may use, first of all to make
+        // its -wal and -shm files on a disk full to the last byte.
+        disk::release_reserve(path);
         let (journal, moved_aside) = match Journal::open_once(path, options) {
             Ok(journal) => (journal, None),
             Err(e) if e.is_damage() => {
@@ -151,15 +159,9 @@ impl Journal {
                 );
                 (Journal::open_once(path, options)?, Some(target))
             }
-            // A disk full to the last byte: SQLite cannot even make its -wal and -shm
-            // files. The reserve file gives it the room.
-            Err(e) if disk::release_reserve(path) => {
-                tracing::warn!(path = %path.display(), error = %e, "journal could not open on a full disk; retrying with the reserve's space");
-                (Journal::open_once(path, options)?, None)
-            }
             Err(e) => return Err(e),
         };
-        // Makes the reserve file now, while there may be room (see `disk.rs`).
+        // Claims the WAL's blocks now, while there may be room (see `files.rs`).
         let mut journal = journal;
         journal.bound_now();
         let oldest_seq = journal.oldest().unwrap_or_else(|e| {
@@ -189,6 +191,9 @@ impl Journal {
         let sqlite = |source| JournalError::Sqlite { path: path.to_owned(), op: "load", source };
         let page_size: i64 =
             conn.pragma_query_value(None, "page_size", |r| r.get(0)).map_err(sqlite)?;
+        let page_size = page_size.max(512) as u64;
+        let budget = Budget::for_size(disk::fs_space(path).map(|s| s.size));
+        configure_files(&conn, path, &budget, page_size)?;
         let mut next_seq =
             schema::meta(&conn, schema::META_NEXT_SEQ).map_err(sqlite)?.max(1) as u64;
         let (entries, samples, max_seq): (i64, i64, Option<i64>) = conn
@@ -219,7 +224,7 @@ impl Journal {
             conn,
             path: path.to_owned(),
             max_bytes: options.max_bytes,
-            page_size: page_size.max(512) as u64,
+            page_size,
             next_seq,
             entries: entries.max(0) as u64,
             samples: samples.max(0) as u64,
@@ -227,7 +232,9 @@ impl Journal {
             episode: Episode::default(),
             disk_episode: DiskEpisode::default(),
             disk_bound: DiskBound::default(),
-            reserve_in_place: false,
+            budget,
+            squeeze: 0,
+            wal_claimable: true,
             counters: Arc::new(JournalCounters::default()),
             encoded: Vec::new(),
             spans: Vec::new(),
@@ -275,9 +282,11 @@ impl Journal {
         let evicted = match self.commit_encoded(batches, first, incoming) {
             Err(JournalError::Sqlite { source, .. }) if disk::is_disk_full(&source) => {
                 // The file system filled faster than measured (another writer took the
-                // space): drop old telemetry to free pages inside the file, and retry once.
-                self.make_room_after_disk_full(incoming)?;
-                self.commit_encoded(batches, first, incoming)?
+                // space): retry once in place, dropping old telemetry to reuse its pages.
+                self.prepare_retry_on_full_disk(incoming);
+                let retried = self.commit_encoded(batches, first, incoming);
+                self.squeeze = 0;
+                retried?
             }
             other => other?,
         };
@@ -303,15 +312,18 @@ impl Journal {
         incoming: u64,
     ) -> Result<Evicted, JournalError> {
         let next = first + batches.len() as u64;
-        let bound = self.bound_now();
+        let bound = self.bound_now().telemetry;
+        let growth = self.growth_estimate(incoming);
+        let page_size = self.page_size;
         let path = &self.path;
         let sqlite = |source| JournalError::Sqlite { path: path.clone(), op: "append", source };
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite)?;
         // Make room first (payload bytes are a lower bound on the growth), so the file does
         // not grow past the bound and then shrink; the second pass settles the exact count.
+        // Under the disk's bound the file must not grow at all: allow for page overhead.
         let mut evicted =
-            bound::evict_to(&tx, self.page_size, bound.saturating_sub(incoming)).map_err(sqlite)?;
+            bound::evict_to(&tx, self.page_size, bound.saturating_sub(growth)).map_err(sqlite)?;
         {
             let mut insert = tx
                 .prepare_cached(
@@ -331,8 +343,19 @@ impl Journal {
         }
         schema::set_meta(&tx, schema::META_NEXT_SEQ, next as i64).map_err(sqlite)?;
         evicted = evicted + bound::evict_to(&tx, self.page_size, bound).map_err(sqlite)?;
+        disk::claim_pages(&tx, path, page_size).map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
         Ok(evicted)
+    }
+
+    /// What an insert of `payload` bytes may add to the pages in use: the payload itself
+    /// under `max_bytes`; under the disk's bound (where the file must not grow) also the
+    /// cells', overflow and interior pages' share, one part in eight, and four pages.
+    pub(super) fn growth_estimate(&self, payload: u64) -> u64 {
+        match self.disk_bound.bound {
+            Some(_) => payload + payload / 8 + 4 * self.page_size,
+            None => payload,
+        }
     }
 
     /// Up to `limit` entries with seq greater than `after` (all when `None`), oldest first.
@@ -525,13 +548,54 @@ impl Journal {
                     None => (evicted, Evicted::default()),
                 };
                 self.episode.observe(&self.path, by_max, used, self.max_bytes);
-                self.disk_episode.observe(&self.path, by_disk, bound, available);
+                self.disk_episode.observe(
+                    &self.path,
+                    by_disk,
+                    bound,
+                    available,
+                    self.budget.margin,
+                );
             }
             Err(e) => {
                 tracing::warn!(path = %self.path.display(), error = %e, "cannot measure the journal")
             }
         }
     }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // Keep the WAL's blocks at close (persistent WAL, no size limit): the next start,
+        // maybe on a full disk, finds them. The checkpoint at close still runs.
+        let _ = self.conn.pragma_update(None, "journal_size_limit", -1);
+    }
+}
+
+/// Sets the journal's file handling for its budget: the main file grows in claimed chunks,
+/// the WAL is checkpointed at half its claim and truncated back to the claim, and the WAL
+/// and `-shm` outlive the connection. See `files.rs`.
+fn configure_files(
+    conn: &Connection,
+    path: &Path,
+    budget: &Budget,
+    page_size: u64,
+) -> Result<(), JournalError> {
+    let sqlite = |source| JournalError::Sqlite { path: path.to_owned(), op: "configure", source };
+    files::set_main_chunk(conn).map_err(sqlite)?;
+    files::persist_wal(conn).map_err(sqlite)?;
+    conn.pragma_update(None, "journal_size_limit", budget.wal as i64).map_err(sqlite)?;
+    conn.pragma_update(None, "wal_autocheckpoint", budget.autocheckpoint_pages(page_size))
+        .map_err(sqlite)?;
+    // A file from before claims were made may have pages only in its WAL: claim them now if
+    // the disk allows (a full disk's checkpoint may otherwise fail until space returns).
+    let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0)).map_err(sqlite)?;
+    let need = pages.max(0) as u64 * page_size;
+    if need > files::file_len(path) {
+        if let Err(e) = files::claim_main(conn, need) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot claim the journal's blocks yet");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! [`crate::model::Batch`]es down a channel.
 
 pub mod modbus;
+#[cfg(feature = "opcua")]
 pub mod opcua;
 pub mod schedule;
 pub mod sink;

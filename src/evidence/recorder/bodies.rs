@@ -128,10 +128,29 @@ pub fn build_id() -> String {
     if let Some(b) = option_env!("EDGEPROOF_BUILD") {
         return b.to_string();
     }
-    match std::env::current_exe().and_then(std::fs::read) {
-        Ok(bytes) => format!("sha256:{}", Hash::sha256(&bytes).to_hex()),
+    match std::env::current_exe().and_then(|exe| sha256_file(&exe)) {
+        Ok(hash) => format!("sha256:{}", hash.to_hex()),
         Err(_) => "unknown".to_string(),
     }
+}
+
+/// SHA-256 of a file, read in 64 KiB pieces: an unstripped executable is well over 100 MiB,
+/// and reading it whole made the first start's memory peak that large.
+fn sha256_file(path: &std::path::Path) -> std::io::Result<Hash> {
+    use sha2::{Digest as _, Sha256};
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Hash(hasher.finalize().into()))
 }
 
 #[cfg(test)]
@@ -227,5 +246,18 @@ scene = "生产管控"
         state.devices = ["press".to_string(), "oven".to_string()].into();
         let change = config_change(&state, &c, config_hash(&c)).unwrap();
         assert_eq!((change.added, change.removed), (vec!["lathe".into()], vec!["oven".into()]));
+    }
+
+    #[test]
+    fn the_file_hash_streams_and_matches_hashing_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sizes around the 64 KiB read size, and an empty file.
+        for len in [0usize, 1, 64 * 1024 - 1, 64 * 1024, 200_003] {
+            let path = dir.path().join(format!("f{len}"));
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(sha256_file(&path).unwrap(), Hash::sha256(&bytes), "{len} bytes");
+        }
+        assert!(sha256_file(&dir.path().join("missing")).is_err());
     }
 }
