@@ -52,9 +52,14 @@ enum Command {
     /// Check a config file: prints a summary (devices, points, planned Modbus requests per
     /// poll cycle) or every mistake with its path, e.g.
     /// `devices[1].points[4].order: "ABDC" is not one of ABCD, CDAB, BADC, DCBA`.
+    /// Files the config names (passwords, keys, certificates) must exist and be readable.
     Check {
         /// The config file (TOML).
-        file: PathBuf,
+        #[arg(required_unless_present = "config", conflicts_with = "config")]
+        file: Option<PathBuf>,
+        /// The config file, as the other commands take it.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
     },
     /// The installer's checklist: config valid, data dir writable with free space, evidence
     /// key present with safe permissions, clock synchronised, broker reachable (TCP, TLS,
@@ -298,7 +303,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
     match cli.command {
-        Command::Check { file } => check::run(&file),
+        Command::Check { file, config } => check::run(&file.or(config).unwrap_or_default()),
         Command::Demo { broker, metrics, data_dir, duration, status_every } => {
             runtime().block_on(demo::run(demo::DemoArgs {
                 broker,
