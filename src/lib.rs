@@ -27,6 +27,7 @@
 pub mod agent;
 pub mod archive;
 pub mod collect;
+pub mod commission;
 pub mod config;
 pub mod evidence;
 pub mod http;

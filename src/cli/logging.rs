@@ -3,13 +3,14 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. Safe to call once per process.
-pub fn init() {
+/// Installs the global subscriber at `level` unless `RUST_LOG` says otherwise. Safe to call
+/// once per process.
+pub fn init(level: &str) {
     // The OPC UA stack logs its own view of events the source already reports with the
     // device name (a disconnect, an empty endpoint list it is not asked to use): keep it to
     // errors unless RUST_LOG asks for more.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("info,opcua_client=error,opcua_server=error,opcua_core=error")
+        EnvFilter::new(format!("{level},opcua_client=error,opcua_server=error,opcua_core=error"))
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -17,8 +17,10 @@ mod fleet;
 mod keygen;
 mod logging;
 mod probe;
+mod read;
 mod report;
 mod run;
+mod scan;
 mod trust;
 mod verify;
 mod witness;
@@ -146,6 +148,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read a device without a config file, like mbpoll: `read tcp://10.0.0.5:502 --unit 1
+    /// --holding 0:20 --type f32 --order CDAB`, or `read 'rtu:///dev/ttyUSB0?baud=9600&parity=even'
+    /// --unit 3 --input 0:10`. Prints each value beside its raw registers. Read function codes
+    /// only. Exit 1 if the device refused or did not answer.
+    Read(read::ReadArgs),
+    /// Find which unit ids answer (an RTU bus, or units behind a TCP gateway) and which
+    /// addresses of each area they let us read (bisecting on exception 02/03, rate-limited,
+    /// read function codes only); prints a draft device map and writes a CSV point table.
+    /// Exit 1 if no unit answered.
+    Scan(scan::ScanArgs),
     /// Make the gateway's evidence signing key: DIR/evidence.key (mode 0600, never
     /// overwritten) and DIR/evidence.pub (give it to the reviewer). Prints the fingerprint.
     Keygen {
@@ -301,7 +313,9 @@ struct BundleInput {
 /// Parses arguments, runs the subcommand, maps the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    // Commissioning commands print their findings; connection chatter only on RUST_LOG.
+    let quiet = matches!(cli.command, Command::Read(_) | Command::Scan(_));
+    logging::init(if quiet { "warn" } else { "info" });
     match cli.command {
         Command::Check { file, config } => check::run(&file.or(config).unwrap_or_default()),
         Command::Demo { broker, metrics, data_dir, duration, status_every } => {
@@ -343,6 +357,8 @@ pub fn main() -> ExitCode {
             runtime().block_on(probe::run(&config, device.as_deref(), json))
         }
         Command::Keygen { dir } => keygen::run(&dir),
+        Command::Read(args) => runtime().block_on(read::run(args)),
+        Command::Scan(args) => runtime().block_on(scan::run(args)),
         Command::Witness { command } => witness::run(command),
         Command::Collect { action: Some(CollectAction::AddGateway(a)), .. } => {
             runtime().block_on(collect::add_gateway(a))
