@@ -9,6 +9,7 @@ mod collect_archive;
 mod collect_fleet;
 mod collect_report;
 mod collect_scale;
+mod commission_points;
 mod commission_read_scan;
 mod demo;
 mod doctor;

@@ -16,6 +16,7 @@ mod export;
 mod fleet;
 mod keygen;
 mod logging;
+mod points;
 mod probe;
 mod read;
 mod report;
@@ -158,6 +159,13 @@ enum Command {
     /// read function codes only); prints a draft device map and writes a CSV point table.
     /// Exit 1 if no unit answered.
     Scan(scan::ScanArgs),
+    /// Turn a point table (点表: .xlsx, .xls, .ods or .csv; Chinese or English headers) into
+    /// the device's `[[devices.points]]` TOML. Modicon addresses (40001 style) are converted
+    /// with a note; every bad cell is reported with its sheet, row and column (exit 1).
+    Import(points::ImportArgs),
+    /// Write a device's points to an .xlsx point table for the customer's sign-off (the
+    /// columns `import` reads back).
+    ExportPoints(points::ExportPointsArgs),
     /// Make the gateway's evidence signing key: DIR/evidence.key (mode 0600, never
     /// overwritten) and DIR/evidence.pub (give it to the reviewer). Prints the fingerprint.
     Keygen {
@@ -359,6 +367,8 @@ pub fn main() -> ExitCode {
         Command::Keygen { dir } => keygen::run(&dir),
         Command::Read(args) => runtime().block_on(read::run(args)),
         Command::Scan(args) => runtime().block_on(scan::run(args)),
+        Command::Import(args) => points::import(args),
+        Command::ExportPoints(args) => points::export_points(args),
         Command::Witness { command } => witness::run(command),
         Command::Collect { action: Some(CollectAction::AddGateway(a)), .. } => {
             runtime().block_on(collect::add_gateway(a))

@@ -8,6 +8,7 @@
 
 pub mod cause;
 pub mod draft;
+pub mod points_table;
 pub mod scan;
 pub mod span;
 pub mod target;
