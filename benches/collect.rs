@@ -14,11 +14,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use edgeproof::archive::{Archive, Arrival, Registration};
-use edgeproof::collect::arrival::{verify_message, Keys};
 use edgeproof::evidence::merkle::Hash;
 use edgeproof::evidence::record::{DeviceUsage, Polls, Totals, Usage};
 use edgeproof::evidence::{Body, Chain, GatewayKey, Stamp};
+use edgeproof_review::archive::{Archive, Arrival, Registration};
+use edgeproof_review::collect::arrival::{verify_message, Keys};
 
 const INTERVAL_MS: u64 = 300_000;
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use edgeproof::journal::{Journal, JournalOptions};
 use edgeproof::model::{Batch, Sample, Value};
-use edgeproof::sim::{RegisterImage, SimServer};
+use edgeproof_sim::{RegisterImage, SimServer};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 struct Mosquitto(Child);

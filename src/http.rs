@@ -73,7 +73,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub type HealthCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// Produces the `/metrics` body (Prometheus text) of a process other than the agent, e.g.
-/// the collector's ([`crate::collect::metrics::render`]).
+/// the collector's (`edgeproof_review::collect::metrics::render`).
 pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// Errors opening the listening socket.

@@ -5,36 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// A decoded reading, after scale and offset.
-///
-/// Integers stay integers when the point has no scale or offset, so a counter of
-/// `u64::MAX` survives the trip to JSON without losing precision.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A coil, discrete input, register bit, or `bool` register.
-    Bool(bool),
-    /// A signed integer without scaling.
-    Int(i64),
-    /// An unsigned integer without scaling.
-    UInt(u64),
-    /// A float, or any integer that was scaled. Always finite: a non-finite reading is
-    /// reported as [`Quality::Bad`] instead.
-    Float(f64),
-    /// A string register block, trailing NULs and spaces trimmed.
-    Text(String),
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::UInt(u) => write!(f, "{u}"),
-            Value::Float(x) => write!(f, "{x}"),
-            Value::Text(s) => write!(f, "{s:?}"),
-        }
-    }
-}
+pub use edgeproof_modbus::Value;
 
 /// Why a point has no good value this cycle. Bounded set, so it can label metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use edgeproof::archive::{AnomalyKind, Archive, Span};
+use edgeproof_review::archive::{AnomalyKind, Archive, Span};
 
 use crate::support::collector::{add_gateway, Collector};
 use crate::support::fleet::{messages, publish_all, sim_fleet, sim_log_from, write_keys, Message};
@@ -195,7 +195,7 @@ async fn a_killed_collector_gets_its_unacknowledged_messages_again() {
     let archive = Archive::open(&db).await.unwrap();
     for l in &logs {
         archive
-            .register(edgeproof::archive::Registration {
+            .register(edgeproof_review::archive::Registration {
                 gateway: l.gw.clone(),
                 origin: format!("edgeproof/{}", l.gw),
                 public_key: l.key.public().to_base64(),

@@ -4,10 +4,10 @@
 
 use std::process::Command;
 
-use edgeproof::archive::{Archive, Arrival, Registration};
-use edgeproof::collect::arrival::{verify_message, Keys};
 use edgeproof::evidence::cosignature::{cosign, WitnessKey};
 use edgeproof::evidence::{Chain, GatewayKey};
+use edgeproof_review::archive::{Archive, Arrival, Registration};
+use edgeproof_review::collect::arrival::{verify_message, Keys};
 
 use crate::support::fleet::{sim_fleet, SimLog};
 use crate::support::{bin, describe, run};

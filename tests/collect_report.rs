@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use edgeproof::archive::Archive;
 use edgeproof::evidence::bundle::{BundleReader, Limits, Line};
 use edgeproof::evidence::canonical;
 use edgeproof::evidence::note::SignedNote;
+use edgeproof_review::archive::Archive;
 
 use crate::support::collector::{add_gateway, Collector};
 use crate::support::fake_gateway::{key_files, standard, FakeWitness};

@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use edgeproof::archive::{AnomalyKind, Archive, Registration, Span};
 use edgeproof::evidence::Chain;
+use edgeproof_review::archive::{AnomalyKind, Archive, Registration, Span};
 
 use crate::support::collector::Collector;
 use crate::support::fleet::{messages, publish_all, sim_fleet};

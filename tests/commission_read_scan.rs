@@ -246,3 +246,45 @@ fn read_and_scan_work_on_a_pymodbus_rtu_bus() {
         describe(&out)
     );
 }
+
+/// `doctor` names each device's own cause on its line, not only `bad: disconnected`.
+#[test]
+fn doctor_names_each_devices_real_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let (_server, _log) = start_plant("tcp", &port, dir.path());
+    let point = |address: u16| {
+        format!("  [[devices.points]]\n  name = \"p{address}\"\n  area = \"holding\"\n  address = {address}\n  type = \"u16\"\n")
+    };
+    let text = format!(
+        "{}[[devices]]\nname = \"refused\"\nprotocol = \"modbus-tcp\"\naddress = \"127.0.0.1:{}\"\n{}\
+         [[devices]]\nname = \"hole\"\nprotocol = \"modbus-tcp\"\naddress = \"127.0.0.1:{port}\"\n{}{}\
+         [[devices]]\nname = \"noport\"\nprotocol = \"modbus-rtu\"\nport = \"/dev/ttyNOPE8\"\n{}",
+        gateway(dir.path()),
+        free_port(),
+        point(0),
+        point(0),
+        point(15),
+        point(0),
+    );
+    let cfg = dir.path().join("site.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = run(Command::new(bin()).args(["doctor", "-c"]).arg(&cfg));
+    let text = stdout(&out);
+    let line = |device: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("device {device} ")))
+            .unwrap_or_else(|| panic!("no line for {device}\n{}", describe(&out)))
+            .to_string()
+    };
+    assert!(
+        line("refused").contains("first failure: p0 (holding 0): connection refused by"),
+        "{text}"
+    );
+    assert!(
+        line("hole")
+            .contains("first failure: p15 (holding 15): exception 02 (illegal data address)"),
+        "{text}"
+    );
+    assert!(line("noport").contains("no such serial port /dev/ttyNOPE8"), "{text}");
+}

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use edgeproof::journal::{Journal, JournalOptions};
-use edgeproof::sim::Profile;
+use edgeproof_sim::Profile;
 
 use crate::support::mosquitto::Mosquitto;
 use crate::support::subscriber::{check_seqs, Subscriber};

@@ -12,9 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edgeproof::evidence::digest::UsageDigest;
+use edgeproof::evidence::digest::Value as Reading;
 use edgeproof::evidence::keys::{GatewayKey, PublicKey};
 use edgeproof::evidence::verify::{verify_bundle, CheckName, VerifyOptions};
-use edgeproof::model::Value as Reading;
 use serde_json::Value;
 
 use crate::support::agent::{mqtt_plain, Agent};
@@ -263,7 +263,7 @@ fn digests_recompute_from_the_data_messages(stored: &[Value], msgs: &[Msg]) {
                 // Plant points are named p000, p001, … in read order, so the JSON object's
                 // sorted keys are the message's order; every value is a u16.
                 for (point, value) in m["values"].as_object().unwrap() {
-                    digest.push(point, ts, Some(&Reading::UInt(value.as_u64().unwrap())));
+                    digest.push(point, ts, Some(Reading::UInt(value.as_u64().unwrap())));
                 }
             }
             assert_eq!(

@@ -129,19 +129,25 @@ async fn slow_exception_malformed_and_half_open_devices_leave_healthy_ones_untou
         by_device.entry(m["device"].as_str().unwrap().to_string()).or_default().push(m);
     }
 
-    // Healthy devices: exact values (checked above), and their interval is the configured
-    // 200 ms. Generous bounds: the point is that 1 s timeouts and 700 ms answers elsewhere
-    // never show up here.
+    // Healthy devices: exact values (checked above), and never held up by the failing ones.
+    // Counted, not timed: every cycle of the half-open device costs its 1 s timeout (five of
+    // the healthy devices' 200 ms intervals), so a healthy device that waited on it could not
+    // finish many more cycles than it; on its own it finishes about five per half-open cycle,
+    // however loaded the machine. The mean gap is printed as a figure, never asserted.
     let mut figures = Vec::new();
+    let half_open_cycles = by_device["half-open-01"].len().max(1);
     for name in ["healthy-01", "healthy-02"] {
         let mut ts: Vec<u64> = by_device[name].iter().map(|m| m["ts"].as_u64().unwrap()).collect();
         ts.sort_unstable();
         ts.dedup();
+        assert!(
+            ts.len() >= 2 * half_open_cycles,
+            "{name}: {} cycles while half-open-01 did {half_open_cycles}: held up by it",
+            ts.len()
+        );
         let gaps: Vec<u64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
-        let mean = gaps.iter().sum::<u64>() as f64 / gaps.len() as f64;
+        let mean = gaps.iter().sum::<u64>() as f64 / gaps.len().max(1) as f64;
         let max = gaps.iter().copied().max().unwrap_or(0);
-        assert!(max < 1000, "{name}: sample gaps (ms) {gaps:?}");
-        assert!((150.0..=300.0).contains(&mean), "{name}: mean gap {mean} ms: {gaps:?}");
         figures.push(format!("{name} mean {mean:.0} ms max {max} ms over {} cycles", ts.len()));
     }
     // The failing devices: journalled as bad samples, each failure counted by kind.

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use edgeproof::config::{self, DeviceProtocol};
-use edgeproof::sim::SimServer;
 use edgeproof::source::modbus::plan;
+use edgeproof_sim::SimServer;
 use serde_json::Value;
 
 use crate::support::image::Fixture;

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use edgeproof::config::{self, Config, DeviceProtocol};
 use edgeproof::model::Batch;
-use edgeproof::sim::{RegisterImage, SimRtuServer};
 use edgeproof::source::modbus::rtu::RtuBuses;
 use edgeproof::source::modbus::{plan, DeviceReader};
 use edgeproof::source::{run_device, ChannelSink, PollObserver};
+use edgeproof_sim::{RegisterImage, SimRtuServer};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 

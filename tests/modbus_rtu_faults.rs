@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use edgeproof::config::{self, DeviceProtocol};
-use edgeproof::sim::{RegisterImage, SimRtuServer};
 use edgeproof::source::modbus::rtu::{FrameErrorKind, RtuBuses};
 use edgeproof::source::modbus::DeviceReader;
 use edgeproof::source::PollObserver;
+use edgeproof_sim::{RegisterImage, SimRtuServer};
 
 use crate::modbus_rtu::{rtu_device, serial_bus, unit_fixture};
 use crate::support::gateway;

@@ -49,7 +49,7 @@ async fn server_restart_resumes_data_without_duplicate_monitored_items() {
         );
     }
 
-    let sim = edgeproof::sim::opcua::SimOpcUa::start(options).await.unwrap();
+    let sim = edgeproof_sim::opcua::SimOpcUa::start(options).await.unwrap();
     sim.set("Molder.ShotCount", 2u32);
     sim.set("Molder.Barrel.Temp", 231.0f64);
     // Backoff is at most 10 s (±20 %) plus a session set-up: bounded well within 30 s.

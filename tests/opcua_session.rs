@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use edgeproof::model::{BadReason, Quality, Value};
-use edgeproof::sim::opcua::forget_certificate;
 use edgeproof::source::opcua::{session, FingerprintBoard, OpcUaError};
+use edgeproof_sim::opcua::forget_certificate;
 
 use crate::support::opcua::{device, server, Task};
 
@@ -111,7 +111,7 @@ async fn a_changed_server_certificate_is_refused_under_first_use() {
     // The machine is re-installed: same address, new certificate.
     let options = sim.stop().await;
     forget_certificate(&server_pki).unwrap();
-    let sim = edgeproof::sim::opcua::SimOpcUa::start(options).await.unwrap();
+    let sim = edgeproof_sim::opcua::SimOpcUa::start(options).await.unwrap();
     let err = session::connect(&name, &cfg).await.err().expect("changed certificate refused");
     let msg = err.to_string();
     assert!(matches!(err, OpcUaError::Untrusted { .. }), "{msg}");

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use edgeproof::sim::SimServer;
 use edgeproof::source::modbus::Order;
+use edgeproof_sim::SimServer;
 use serde_json::json;
 
 use crate::support::agent::{journal_contents, metrics_on, mqtt_plain, write_config, Agent};

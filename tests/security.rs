@@ -255,7 +255,7 @@ async fn the_write_tripwire_catches_an_opcua_write() {
         .await
         .unwrap();
     assert_eq!(read[0].value, Some(Variant::UInt32(5)), "the value is unchanged");
-    assert_eq!(edgeproof::sim::unexpected_writes(), 0, "no other simulator is tripped");
+    assert_eq!(edgeproof_sim::unexpected_writes(), 0, "no other simulator is tripped");
     conn.session.disconnect().await.ok();
     sim.stop().await;
 }

@@ -2,7 +2,7 @@
 //! capability against real parts: the in-process Modbus simulator, pymodbus, real SQLite
 //! files, a real mosquitto.
 
-mod support;
+use edgeproof_testkit as support;
 
 mod cli_check;
 mod collect_archive;
@@ -45,3 +45,4 @@ mod security;
 mod service;
 mod witness_protocol;
 mod witness_race;
+mod workspace_layout;

@@ -10,7 +10,7 @@ use edgeproof::evidence::cosignature::{verify_cosignatures, WitnessKey};
 use edgeproof::evidence::keys::GatewayKey;
 use edgeproof::evidence::merkle::Hash;
 use edgeproof::evidence::note::SignedNote;
-use edgeproof::witness::request;
+use edgeproof_review::witness::request;
 
 use crate::support::fake_gateway::FakeGateway;
 use crate::support::postgres::TestDb;
@@ -358,9 +358,8 @@ async fn serves_https_with_the_given_certificate() {
     .await;
 
     let mut roots = RootCertStore::empty();
-    let ca = std::fs::read(&pki.ca).unwrap();
-    for c in rustls_pemfile::certs(&mut ca.as_slice()) {
-        roots.add(CertificateDer::from(c.unwrap().to_vec())).unwrap();
+    for c in edgeproof::publish::tls::pem_certs(std::path::Path::new(&pki.ca)).unwrap() {
+        roots.add(CertificateDer::from(c.to_vec())).unwrap();
     }
     let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()

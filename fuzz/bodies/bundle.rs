@@ -10,11 +10,11 @@
 
 use std::io::BufReader;
 
-use edgeproof::evidence::bundle::{
+use edgeproof_evidence::bundle::{
     checkpoint_line, cosignature_line, header_line, parse_line, record_line, BundleReader, Limits,
     Line, LineError,
 };
-use edgeproof::evidence::canonical;
+use edgeproof_evidence::canonical;
 
 pub fn run(data: &[u8]) {
     let Some((&knob, input)) = data.split_first() else { return };

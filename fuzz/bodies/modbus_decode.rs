@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use edgeproof::model::Value;
-use edgeproof::source::modbus::decode::{decode_bit, decode_registers, DecodeError};
-use edgeproof::source::modbus::{Area, DataType, ModbusPoint, Order};
+use edgeproof_modbus::decode::{decode_bit, decode_registers, DecodeError};
+use edgeproof_modbus::Value;
+use edgeproof_modbus::{Area, DataType, ModbusPoint, Order};
 
 use super::Cursor;
 

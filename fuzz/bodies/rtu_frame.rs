@@ -7,8 +7,8 @@
 //! registers or bits as asked; a frame that parsed still parses the same with bytes after it
 //! (the next frame's), and the same frame with its CRC changed never parses as data.
 
-use edgeproof::source::modbus::rtu::frame::{crc16, Parsed, ReadFrame};
-use edgeproof::source::modbus::{Area, RawRead};
+use edgeproof_modbus::rtu_frame::{crc16, Parsed, ReadFrame};
+use edgeproof_modbus::{Area, RawRead};
 
 use super::Cursor;
 

@@ -2,10 +2,10 @@
 //! panic, and never take long. A fixed key and witness make the signature paths reachable
 //! when the input is a mutated real bundle (seed corpus: `fuzz/corpus/verify/`).
 
-use edgeproof::evidence::bundle::Limits;
-use edgeproof::evidence::cosignature::WitnessKey;
-use edgeproof::evidence::verify::{verify_bundle, VerifyOptions};
-use edgeproof::evidence::GatewayKey;
+use edgeproof_evidence::bundle::Limits;
+use edgeproof_evidence::cosignature::WitnessKey;
+use edgeproof_evidence::verify::{verify_bundle, VerifyOptions};
+use edgeproof_evidence::GatewayKey;
 
 pub fn run(data: &[u8]) {
     let gateway = GatewayKey::from_seed([13; 32]);

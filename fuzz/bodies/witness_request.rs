@@ -6,7 +6,7 @@
 //! same old size, proof, note and checkpoint; a head end lies within the input and after a
 //! line break; a parsed head has a method of capitals and a path starting with `/`.
 
-use edgeproof::witness::{http1, request};
+use edgeproof_review::witness::{http1, request};
 
 pub fn run(data: &[u8]) {
     let Some((&knob, input)) = data.split_first() else { return };

@@ -2,7 +2,10 @@
 
 #![no_main]
 
-#[path = "../bodies/mod.rs"]
-mod bodies;
+/// Only this target's body, so the target builds against its own crate alone.
+mod bodies {
+    #[path = "../../bodies/bundle.rs"]
+    pub mod bundle;
+}
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::bundle::run(data));

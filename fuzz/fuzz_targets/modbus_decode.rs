@@ -2,7 +2,13 @@
 
 #![no_main]
 
-#[path = "../bodies/mod.rs"]
-mod bodies;
+/// Only this target's body, so the target builds against its own crate alone.
+mod bodies {
+    #[path = "../../bodies/cursor.rs"]
+    pub mod cursor;
+    pub use cursor::Cursor;
+    #[path = "../../bodies/modbus_decode.rs"]
+    pub mod modbus_decode;
+}
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::modbus_decode::run(data));

@@ -3,7 +3,10 @@
 
 #![no_main]
 
-#[path = "../bodies/mod.rs"]
-mod bodies;
+/// Only this target's body, so the target builds against its own crate alone.
+mod bodies {
+    #[path = "../../bodies/witness_request.rs"]
+    pub mod witness_request;
+}
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::witness_request::run(data));

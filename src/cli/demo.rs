@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use edgeproof::agent::{self, AgentOptions, RunningAgent};
 use edgeproof::config;
-use edgeproof::sim::opcua::{SimOpcUa, SimOpcUaOptions, VARIABLES};
-use edgeproof::sim::{spawn_ticker, Profile, SimDevice, SimServer};
 use edgeproof::source::modbus::{DataType, ModbusPoint};
+use edgeproof_sim::opcua::{SimOpcUa, SimOpcUaOptions, VARIABLES};
+use edgeproof_sim::{spawn_ticker, Profile, SimDevice, SimServer};
 use tracing::{error, info, warn};
 
 /// Demo options from the command line.
@@ -33,7 +33,7 @@ pub struct DemoArgs {
 
 /// Runs the demo until Ctrl-C (or `--duration`).
 pub async fn run(args: DemoArgs) -> ExitCode {
-    let mut signals = super::ShutdownSignals::install();
+    let mut signals = edgeproof::service::ShutdownSignals::install();
     let data_dir = args.data_dir.clone().unwrap_or_else(|| {
         let stamp = edgeproof::model::now_ms();
         std::env::temp_dir().join(format!("edgeproof-demo-{}-{stamp}", std::process::id()))
@@ -160,7 +160,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
 /// Prints a status line every `every` until Ctrl-C, SIGTERM or `duration`.
 async fn status_loop(
     running: &RunningAgent,
-    signals: &mut super::ShutdownSignals,
+    signals: &mut edgeproof::service::ShutdownSignals,
     duration: Option<Duration>,
     every: Duration,
 ) {

@@ -9,22 +9,19 @@
 
 mod browse;
 mod check;
-mod collect;
+#[cfg(feature = "demo")]
 mod demo;
 mod doctor;
 mod export;
-mod fleet;
 mod keygen;
-mod logging;
 mod points;
 mod probe;
 mod read;
-mod report;
+mod review;
 mod run;
 mod scan;
 mod trust;
 mod verify;
-mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,7 +41,8 @@ pub const EXIT_CANNOT_RUN: u8 = 2;
 #[command(after_help = "Exit codes: 0 success · 1 negative result (invalid config, nothing \
 could be read) · 2 could not run (unreadable file, bad arguments, internal error).\n\
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=edgeproof=debug) for more detail.\n\
-A first look without hardware: `edgeproof demo`.")]
+A first look without hardware: `edgeproof demo`.\n\
+The reviewer's commands (witness, collect, report, fleet) are in `edgeproof-review`.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -217,78 +215,6 @@ enum Command {
         #[arg(long, default_value = "+08:00")]
         utc_offset: String,
     },
-    /// The reviewer side's witness (C2SP tlog-witness): `serve` cosigns gateways'
-    /// checkpoints when they extend what it cosigned before; `add-log` registers a gateway;
-    /// `list` shows them; `conflicts` prints the signed forks it refused; `vkey` prints the key
-    /// reviewers pass to `verify --witness-key`.
-    Witness {
-        #[command(subcommand)]
-        command: witness::WitnessCommand,
-    },
-    /// The reviewer side's collector: subscribes to every gateway's evidence and checkpoint
-    /// topics through an MQTT shared subscription, verifies each message against the
-    /// registered key, stores it in the archive (SQLite file or postgres://) and records gaps,
-    /// conflicts and bad signatures as anomalies. `collect add-gateway` registers a gateway.
-    /// Runs until SIGTERM or Ctrl-C (exit 0); 2 could not run.
-    #[command(args_conflicts_with_subcommands = true)]
-    Collect {
-        #[command(subcommand)]
-        action: Option<CollectAction>,
-        #[command(flatten)]
-        args: Box<collect::CollectArgs>,
-    },
-    /// Summarise every gateway in a collector's archive on one HTML page: coverage over the
-    /// last 30 and 90 days, latest checkpoint and whether a witness cosigned it, red flags
-    /// (integrity anomalies, gaps, silence, no witness, low coverage), worst first;
-    /// optionally one city, enterprise or project. Exit 0 written, 2 could not run.
-    Fleet(fleet::FleetArgs),
-    /// The reviewer's report over a bundle: verdict, daily coverage calendar, gaps and their
-    /// causes, devices active per day against the declared inventory (设备联网率), scene tags,
-    /// anomalies, and what the evidence cannot prove. One self-contained HTML page (Chinese
-    /// and English), optionally JSON. Exit 0 intact, 1 tampered or incomplete (report still
-    /// written), 2 could not read the bundle or key.
-    Report {
-        /// The bundle from `edgeproof export` (JSON Lines); or --db and --gateway.
-        #[arg(required_unless_present = "db", conflicts_with = "db")]
-        bundle: Option<PathBuf>,
-        /// Report from an archive written by `edgeproof collect` instead (SQLite file or
-        /// postgres://…): the gateway's bundle is rebuilt from it.
-        #[arg(long, requires = "gateway")]
-        db: Option<String>,
-        /// With --db: the gateway id.
-        #[arg(long, requires = "db")]
-        gateway: Option<String>,
-        /// The gateway's public key from enrolment (evidence.pub, or the key in base64). With
-        /// --db it defaults to the key registered in the archive.
-        #[arg(long, required_unless_present = "db")]
-        public_key: Option<PathBuf>,
-        /// A witness key you trust (C2SP vkey `name+id+base64`, type 0x04). Repeatable.
-        #[arg(long = "witness-key")]
-        witness_key: Vec<PathBuf>,
-        /// Where to write the HTML page.
-        #[arg(long)]
-        html: PathBuf,
-        /// Also write the figures as JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Days start at midnight in this UTC offset.
-        #[arg(long, default_value = "+08:00")]
-        utc_offset: String,
-        /// Only report from this time on, e.g. 2026-01-01.
-        #[arg(long)]
-        from: Option<String>,
-        /// Only report up to this time.
-        #[arg(long)]
-        to: Option<String>,
-    },
-}
-
-/// `collect` actions.
-#[derive(Debug, Subcommand)]
-enum CollectAction {
-    /// Register a gateway's enrolled public key (and its city, enterprise, project), so that
-    /// the collector accepts its evidence.
-    AddGateway(collect::AddGatewayArgs),
 }
 
 /// `trust` actions.
@@ -320,12 +246,16 @@ struct BundleInput {
 
 /// Parses arguments, runs the subcommand, maps the result to an exit code.
 pub fn main() -> ExitCode {
+    if let Some(code) = review::forward() {
+        return code;
+    }
     let cli = Cli::parse();
     // Commissioning commands print their findings; connection chatter only on RUST_LOG.
     let quiet = matches!(cli.command, Command::Read(_) | Command::Scan(_));
-    logging::init(if quiet { "warn" } else { "info" });
+    edgeproof::service::logging::init_at(if quiet { "warn" } else { "info" });
     match cli.command {
         Command::Check { file, config } => check::run(&file.or(config).unwrap_or_default()),
+        #[cfg(feature = "demo")]
         Command::Demo { broker, metrics, data_dir, duration, status_every } => {
             runtime().block_on(demo::run(demo::DemoArgs {
                 broker,
@@ -334,6 +264,14 @@ pub fn main() -> ExitCode {
                 duration,
                 status_every,
             }))
+        }
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            eprintln!(
+                "error: this edgeproof was built without the simulated devices; \
+                 build it with `cargo build --release --features demo` to run the demo"
+            );
+            ExitCode::from(EXIT_CANNOT_RUN)
         }
         Command::Run { config } => runtime().block_on(run::run(&config)),
         Command::Doctor { config } => runtime().block_on(doctor::run(&config)),
@@ -369,41 +307,9 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => runtime().block_on(scan::run(args)),
         Command::Import(args) => points::import(args),
         Command::ExportPoints(args) => points::export_points(args),
-        Command::Witness { command } => witness::run(command),
-        Command::Collect { action: Some(CollectAction::AddGateway(a)), .. } => {
-            runtime().block_on(collect::add_gateway(a))
-        }
-        Command::Fleet(args) => runtime().block_on(fleet::run(args)),
-        Command::Collect { action: None, args } => runtime().block_on(collect::run(*args)),
         Command::Export { config, from, to, output, utc_offset } => {
             export::run(export::ExportArgs { config, from, to, output, utc_offset })
         }
-        Command::Report {
-            bundle,
-            db,
-            gateway,
-            public_key,
-            witness_key,
-            html,
-            json,
-            utc_offset,
-            from,
-            to,
-        } => report::run(report::ReportArgs {
-            source: match (bundle, db, gateway) {
-                (Some(bundle), _, _) => report::Source::Bundle(bundle),
-                (None, Some(db), Some(gateway)) => report::Source::Archive { db, gateway },
-                // clap requires a bundle or --db with --gateway.
-                _ => report::Source::Bundle(PathBuf::new()),
-            },
-            public_key,
-            witness_keys: witness_key,
-            html,
-            json,
-            utc_offset,
-            from,
-            to,
-        }),
         Command::Verify {
             input: BundleInput { bundle, public_key, witness_key },
             gateway,
@@ -432,45 +338,6 @@ fn runtime() -> tokio::runtime::Runtime {
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             std::process::exit(i32::from(EXIT_CANNOT_RUN));
-        }
-    }
-}
-
-/// SIGTERM and SIGINT (Ctrl-C), taken over as soon as this is made: a signal that arrives
-/// while the agent is still starting (opening a large journal) is kept and answered with a
-/// clean stop right after start-up, instead of killing the process.
-pub struct ShutdownSignals {
-    term: Option<tokio::signal::unix::Signal>,
-    int: Option<tokio::signal::unix::Signal>,
-}
-
-impl ShutdownSignals {
-    /// Installs the handlers now. Must be called inside the runtime.
-    pub fn install() -> Self {
-        use tokio::signal::unix::{signal, SignalKind};
-        ShutdownSignals {
-            term: signal(SignalKind::terminate()).ok(),
-            int: signal(SignalKind::interrupt()).ok(),
-        }
-    }
-
-    /// Waits for the next SIGTERM or SIGINT and says which.
-    pub async fn recv(&mut self) -> &'static str {
-        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
-            match s {
-                Some(s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        }
-        if self.term.is_none() && self.int.is_none() {
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
-        }
-        tokio::select! {
-            _ = next(&mut self.term) => "SIGTERM",
-            _ = next(&mut self.int) => "SIGINT",
         }
     }
 }

@@ -31,7 +31,7 @@ pub async fn run(file: &Path) -> ExitCode {
             None
         }
     };
-    let mut signals = super::ShutdownSignals::install();
+    let mut signals = edgeproof::service::ShutdownSignals::install();
     let mut supervisor = Supervisor::from_env();
     let cfg = match config::load(file) {
         Ok(c) => c,

@@ -21,7 +21,7 @@ pub mod schema;
 pub mod secret;
 pub mod secret_files;
 pub mod settings;
-pub mod uscc;
+pub use edgeproof_evidence::uscc;
 pub mod validate;
 
 pub use error::{ConfigError, FieldError};

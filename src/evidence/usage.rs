@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::digest::UsageDigest;
+use super::digest::{self, UsageDigest};
 use super::merkle::Hash;
 use super::record::{fingerprint, DeviceUsage, Polls};
 use crate::config::{Config, DeviceProtocol};
@@ -306,7 +306,7 @@ impl UsageBook {
                 continue;
             };
             b.points_read += 1;
-            b.digest.push(&sample.point, batch.ts_ms, Some(value));
+            b.digest.push(&sample.point, batch.ts_ms, Some(digest_value(value)));
             let deadband = s.spec.deadbands.get(&sample.point).copied();
             match s.last.get_mut(&sample.point) {
                 Some(last) => {
@@ -437,6 +437,17 @@ fn changed(last: &Value, new: &Value, deadband: Option<f64>) -> bool {
     }
 }
 
+/// A reading as the digest stream encodes it.
+fn digest_value(v: &Value) -> digest::Value<'_> {
+    match v {
+        Value::Bool(b) => digest::Value::Bool(*b),
+        Value::Int(i) => digest::Value::Int(*i),
+        Value::UInt(u) => digest::Value::UInt(*u),
+        Value::Float(x) => digest::Value::Float(*x),
+        Value::Text(s) => digest::Value::Text(s),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -500,8 +511,8 @@ unit = 7
                 Sample::bad(Arc::from("temp"), ts, BadReason::Timeout),
             ];
             book.on_batch(&batch(ts, samples));
-            digest.push("rpm", ts, Some(&Value::Float(*rpm)));
-            digest.push("count", ts, Some(&Value::UInt(*count)));
+            digest.push("rpm", ts, Some(digest_value(&Value::Float(*rpm))));
+            digest.push("count", ts, Some(digest_value(&Value::UInt(*count))));
         }
         let u = book.rotate(T0 + 5_500);
         assert_eq!(u.len(), 1);

@@ -363,3 +363,77 @@ fn bus_frame_errors_are_counted_per_bus_and_per_unit() {
         "garbage not from a unit is not put on one"
     );
 }
+
+/// The metric names are a contract with every dashboard and alert built on them: renaming one
+/// silently breaks those. This list is written out by hand on purpose — a change to a name
+/// must change this test too, in the same commit, and be announced in the CHANGELOG.
+#[test]
+fn metric_names_are_pinned() {
+    let pinned: &[(&[names::MetricDef], &[&str])] = &[
+        (
+            names::ALL,
+            &[
+                "edgeproof_build_info",
+                "edgeproof_device_polls_total",
+                "edgeproof_device_requests_total",
+                "edgeproof_device_poll_errors_total",
+                "edgeproof_device_poll_duration_seconds",
+                "edgeproof_device_points_read_total",
+                "edgeproof_device_modbus_exceptions_total",
+                "edgeproof_device_overruns_total",
+                "edgeproof_device_connected",
+                "edgeproof_bus_requests_total",
+                "edgeproof_bus_frame_errors_total",
+                "edgeproof_bus_discarded_bytes_total",
+                "edgeproof_device_frame_errors_total",
+                "edgeproof_journal_entries",
+                "edgeproof_journal_samples",
+                "edgeproof_journal_bytes",
+                "edgeproof_journal_file_bytes",
+                "edgeproof_journal_oldest_entry_age_seconds",
+                "edgeproof_journal_queued_samples",
+                "edgeproof_journal_committed_seq",
+                "edgeproof_journal_appended_entries_total",
+                "edgeproof_journal_appended_samples_total",
+                "edgeproof_journal_acknowledged_entries_total",
+                "edgeproof_journal_acknowledged_samples_total",
+                "edgeproof_journal_dropped_entries_total",
+                "edgeproof_journal_dropped_samples_total",
+                "edgeproof_journal_queue_full_drops_total",
+                "edgeproof_journal_queue_full_dropped_samples_total",
+                "edgeproof_journal_undecodable_entries_total",
+                "edgeproof_journal_commit_errors_total",
+                "edgeproof_journal_disk_full_total",
+                "edgeproof_publish_published_total",
+                "edgeproof_publish_acknowledged_total",
+                "edgeproof_publish_payload_bytes_total",
+                "edgeproof_publish_in_flight",
+                "edgeproof_publish_mqtt_connected",
+                "edgeproof_publish_reconnects_total",
+                "edgeproof_publish_connect_failures_total",
+                "edgeproof_evidence_witness_submissions_total",
+                "edgeproof_evidence_witness_cosigned_size",
+            ],
+        ),
+        (names::WITNESS, &["edgeproof_witness_requests_total", "edgeproof_witness_races_total"]),
+        (
+            names::COLLECT,
+            &[
+                "edgeproof_collect_messages_total",
+                "edgeproof_collect_records_stored_total",
+                "edgeproof_collect_duplicates_total",
+                "edgeproof_collect_checkpoints_stored_total",
+                "edgeproof_collect_anomalies_total",
+                "edgeproof_collect_batches_committed_total",
+                "edgeproof_collect_db_errors_total",
+            ],
+        ),
+    ];
+    for (defs, want) in pinned {
+        let got: Vec<&str> = defs.iter().map(|d| d.name).collect();
+        assert_eq!(
+            &got, want,
+            "a metric was renamed, added or removed: update this list and the CHANGELOG"
+        );
+    }
+}

@@ -18,7 +18,7 @@
 //! 4. Each PUBACK is matched to its entry ([`inflight`]); the released seqs go to
 //!    [`Backlog::ack`] in batches (every PUBACK that is ready at once, up to 256).
 //! 5. Any connection error ends the connection: client, event loop, task and correlation
-//!    state are dropped, the delay comes from [`backoff`] (exponential with jitter, cap 30 s),
+//!    state are dropped, the delay comes from [`crate::backoff`] (exponential with jitter, cap 30 s),
 //!    and step 2 starts over. The journal keeps filling meanwhile; nothing else waits for the
 //!    broker. Connect/disconnect is logged once per state change ([`link`]), each failure as
 //!    one line naming the broker and the cause ([`diagnose`]), e.g.
@@ -136,7 +136,6 @@
 //! MQTT 5 (`protocol = "v5"`) is rejected at start with a clear error.
 
 pub mod backlog;
-pub mod backoff;
 pub mod counters;
 pub mod diagnose;
 pub mod error;

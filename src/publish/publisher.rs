@@ -9,7 +9,6 @@ use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 use tokio_util::sync::CancellationToken;
 
 use super::backlog::Backlog;
-use super::backoff::{Backoff, MAX_DELAY};
 use super::counters::PublishCounters;
 use super::diagnose::BrokerContext;
 use super::error::PublishError;
@@ -19,6 +18,7 @@ use super::payload::Presence;
 use super::session::{run_session, SessionEnd, ACK_TIMEOUT};
 use super::tls;
 use super::topics::Topics;
+use crate::backoff::{Backoff, MAX_DELAY};
 use crate::config::{MqttConfig, MqttProtocol};
 
 /// How long to wait for outstanding PUBACKs on shutdown when the caller does not say.
@@ -192,7 +192,7 @@ pub async fn run<B: Backlog>(
 /// The password from `mqtt.password` or `mqtt.password_file` (read now, trailing newline
 /// trimmed, so `echo secret > file` works).
 /// (Shared with `collect`, which logs in with the same `[mqtt]` settings.)
-pub(crate) fn password(cfg: &MqttConfig) -> Result<Option<String>, PublishError> {
+pub fn password(cfg: &MqttConfig) -> Result<Option<String>, PublishError> {
     match (&cfg.password, &cfg.password_file) {
         (Some(_), Some(_)) => Err(PublishError::PasswordTwice),
         (Some(p), None) => Ok(Some(p.expose().to_string())),

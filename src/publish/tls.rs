@@ -9,12 +9,11 @@
 //!   against the system CA bundle (`SSL_CERT_FILE`, then the usual distribution paths).
 //! - `mqtt.cert_file` + `mqtt.key_file` turn on client authentication (mTLS).
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::pki_types::pem::{self, PemObject as _};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{version, ClientConfig, RootCertStore, SupportedProtocolVersion};
 
@@ -98,22 +97,39 @@ fn system_roots() -> Result<RootCertStore, PublishError> {
     Err(PublishError::NoSystemRoots { tried })
 }
 
-fn open(field: &'static str, path: &Path) -> Result<BufReader<File>, PublishError> {
-    File::open(path).map(BufReader::new).map_err(|source| PublishError::TlsFile {
-        field,
-        path: path.to_path_buf(),
-        source,
-    })
+/// Every certificate in a PEM file, in order (rustls-pki-types' PEM reader).
+pub fn pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, std::io::Error> {
+    CertificateDer::pem_file_iter(path)
+        .map_err(pem_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem_error)
+}
+
+/// The first private key (PKCS#8, PKCS#1 or SEC1) in a PEM file; `Ok(None)` when it has none.
+pub fn pem_private_key(path: &Path) -> Result<Option<PrivateKeyDer<'static>>, std::io::Error> {
+    match PrivateKeyDer::from_pem_file(path) {
+        Ok(key) => Ok(Some(key)),
+        Err(pem::Error::NoItemsFound) => Ok(None),
+        Err(e) => Err(pem_error(e)),
+    }
+}
+
+fn pem_error(e: pem::Error) -> std::io::Error {
+    match e {
+        pem::Error::Io(io) => io,
+        other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+    }
 }
 
 fn read_certs(
     field: &'static str,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, PublishError> {
-    let mut reader = open(field, path)?;
-    let certs = rustls_pemfile::certs(&mut reader)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| PublishError::TlsFile { field, path: path.to_path_buf(), source })?;
+    let certs = pem_certs(path).map_err(|source| PublishError::TlsFile {
+        field,
+        path: path.to_path_buf(),
+        source,
+    })?;
     if certs.is_empty() {
         return Err(PublishError::NoCertificate { field, path: path.to_path_buf() });
     }
@@ -122,8 +138,7 @@ fn read_certs(
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, PublishError> {
     let field = "mqtt.key_file";
-    let mut reader = open(field, path)?;
-    rustls_pemfile::private_key(&mut reader)
+    pem_private_key(path)
         .map_err(|source| PublishError::TlsFile { field, path: path.to_path_buf(), source })?
         .ok_or_else(|| PublishError::NoPrivateKey { path: path.to_path_buf() })
 }

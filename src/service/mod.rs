@@ -11,11 +11,14 @@
 //! `deploy/systemd/edgeproof.service` is the unit these notifications are written for.
 
 pub mod liveness;
+pub mod logging;
 pub mod notify;
+mod signals;
 mod supervisor;
 pub mod watchdog;
 
 pub use liveness::{Allowances, PipelineProbe, PollProgress};
 pub use notify::{Notifier, NotifyError};
+pub use signals::ShutdownSignals;
 pub use supervisor::Supervisor;
 pub use watchdog::Watchdog;

@@ -90,7 +90,8 @@ async fn run(
             Vec::new()
         } else {
             liveness.set_allowances(*shared.allowances.lock().unwrap_or_else(|e| e.into_inner()));
-            liveness.observe(std::time::Instant::now(), &probe.read())
+            // tokio's clock (paused in tests), as std time for the pure judgement.
+            liveness.observe(tokio::time::Instant::now().into_std(), &probe.read())
         };
         if !stalls.is_empty() {
             if !stalled {
@@ -127,7 +128,7 @@ fn describe(stalls: &[Stall]) -> String {
 mod tests {
     use std::os::unix::net::UnixDatagram;
     use std::sync::atomic::Ordering::Relaxed;
-    use std::time::Instant;
+    use tokio::time::Instant;
 
     use super::*;
     use crate::journal::JournalCounters;
@@ -148,7 +149,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("notify");
             let socket = UnixDatagram::bind(&path).unwrap();
-            socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            socket.set_nonblocking(true).unwrap();
             let notifier = Arc::new(Notifier::new(path.to_str().unwrap()).unwrap());
             FakeManager { _dir: dir, socket, notifier }
         }
@@ -171,7 +172,7 @@ mod tests {
         }
     }
 
-    /// Waits (bounded) until `cond`, re-checking every 20 ms.
+    /// Waits (bounded, in the test's virtual time) until `cond`, re-checking every 20 ms.
     async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !cond() {
@@ -180,7 +181,10 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    /// On a paused clock: the watchdog, the moving pipeline and the fake manager's windows
+    /// all run in tokio's virtual time, so the verdicts do not depend on how loaded the
+    /// machine is.
+    #[tokio::test(start_paused = true)]
     async fn a_stalled_pipeline_stops_the_pings_and_a_moving_one_resumes_them() {
         let manager = FakeManager::bind();
         let journal = Arc::new(JournalCounters::default());

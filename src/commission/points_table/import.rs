@@ -348,9 +348,10 @@ pub fn parse_type(text: &str) -> Option<DataType> {
     let t = text.trim().to_lowercase().replace([' ', '_', '-', '（', '）'], "");
     // `string(10)` (registers) and `bit(3)` (bit number), as `export-points` writes them.
     let with_number = |prefix: &[&str]| {
-        prefix.iter().find_map(|p| t.strip_prefix(p)).and_then(|rest| {
-            rest.trim_start_matches('(').trim_end_matches(')').parse::<u16>().ok()
-        })
+        prefix
+            .iter()
+            .find_map(|p| t.strip_prefix(p))
+            .and_then(|rest| rest.trim_start_matches('(').trim_end_matches(')').parse::<u16>().ok())
     };
     if let Some(n) = with_number(&["string", "字符串", "ascii"]).filter(|n| *n >= 1) {
         return Some(DataType::String(n));

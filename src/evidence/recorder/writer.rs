@@ -36,7 +36,7 @@ use crate::journal::{JournalCounters, JournalHandle};
 use crate::model::now_ms;
 use crate::publish::CheckpointNote;
 
-/// `load_key` lives in [`super::key`]; this keeps `recorder::writer::load_key` working.
+/// `load_key` lives in `recorder::key`; this keeps `recorder::writer::load_key` working.
 pub use super::key::load_key;
 
 /// Records read per journal call while replaying.

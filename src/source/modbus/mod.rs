@@ -1,12 +1,13 @@
-//! Modbus southbound: compiled points ([`point`]), read planning ([`plan`]), decoding
-//! ([`decode`]), what a reader needs from the wire ([`link`]), the TCP transport
+//! Modbus southbound. The I/O-free core — compiled points ([`point`]), read planning
+//! ([`mod@plan`]), decoding ([`decode`]) — is the `edgeproof-modbus` crate, re-exported here;
+//! this module adds what a reader needs from the wire ([`link`]), the TCP transport
 //! ([`transport`]), RTU buses on serial lines and RTU-over-TCP ([`rtu`]) and one device's
 //! poll cycle ([`reader`]).
 
-pub mod decode;
+pub use edgeproof_modbus::decode::{self};
 pub mod link;
-pub mod plan;
-pub mod point;
+pub use edgeproof_modbus::plan::{self};
+pub use edgeproof_modbus::point::{self};
 pub mod reader;
 pub mod rtu;
 pub mod transport;

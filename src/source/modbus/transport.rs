@@ -22,6 +22,7 @@
 //!   asked again by this transport, so a device that ignores FC 43 cannot make every connect
 //!   cost a timeout.
 
+use crate::backoff::{BackoffPolicy, Jitter};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -158,14 +159,7 @@ pub fn exception_name(code: u8) -> &'static str {
     }
 }
 
-/// The data of one successful read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawRead {
-    /// FC 03/04: exactly the requested number of registers.
-    Registers(Vec<u16>),
-    /// FC 01/02: exactly the requested number of bits (the padding of the last byte removed).
-    Bits(Vec<bool>),
-}
+pub use edgeproof_modbus::RawRead;
 
 /// What the device said about itself (FC 43/14, basic objects).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -582,17 +576,19 @@ fn failure_reason(failure: &Failure) -> String {
     }
 }
 
+/// How a device that failed to connect or answer is backed off: full jitter, from
+/// [`BACKOFF_BASE`] doubling to [`BACKOFF_CAP`].
+const RECONNECT: BackoffPolicy = BackoffPolicy::new(BACKOFF_BASE, BACKOFF_CAP, Jitter::Full);
+
 /// [`backoff_delay`] with a random point in the range (full jitter).
 pub(super) fn jittered_backoff(failures: u32) -> Duration {
-    backoff_delay(failures, fastrand::f64())
+    RECONNECT.delay(failures)
 }
 
 /// Full-jitter backoff: uniform in `0..=min(cap, base * 2^(failures-1))`. `unit` is a
 /// random number in `[0, 1)`.
 pub(super) fn backoff_delay(failures: u32, unit: f64) -> Duration {
-    let exp = failures.saturating_sub(1).min(16);
-    let ceiling = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_CAP);
-    ceiling.mul_f64(unit.clamp(0.0, 1.0))
+    RECONNECT.delay_at(failures, unit)
 }
 
 /// Check that the answer has the requested shape and strip the bit padding.
@@ -627,8 +623,8 @@ fn check_response(area: Area, count: u16, response: Response) -> Result<RawRead,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{RegisterImage, SimIdentity, SimServer};
     use crate::source::modbus::Order;
+    use edgeproof_sim::{RegisterImage, SimIdentity, SimServer};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -673,7 +669,7 @@ mod tests {
         assert_eq!(discrete, RawRead::Bits(vec![false, false, true]));
         let input = t.read(Area::Input, 0, 3).await.unwrap();
         let expected =
-            [vec![0xFFD8], crate::sim::encode_words(&21.5f32.to_be_bytes(), Order::Cdab)];
+            [vec![0xFFD8], edgeproof_sim::encode_words(&21.5f32.to_be_bytes(), Order::Cdab)];
         assert_eq!(input, RawRead::Registers(expected.concat()));
         let holding = t.read(Area::Holding, 0, 3).await.unwrap();
         assert_eq!(holding, RawRead::Registers(vec![0x0001, 0xE240, 0x4F4B]));

@@ -9,6 +9,7 @@
 //! when it can be; one the server still holds after a network cut expires after its
 //! session timeout (60 s), so the server never keeps two sets of monitored items for long.
 
+use crate::backoff::{BackoffPolicy, Jitter};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,8 +44,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// Delay before reconnect attempt `n` (1-based): doubling from 0.5 s to 10 s, ±20 % jitter
 /// so a gateway's devices do not reconnect in lockstep after a switch reboots.
 pub fn backoff(n: u32) -> Duration {
-    let base = BACKOFF_MIN.saturating_mul(1 << n.saturating_sub(1).min(16)).min(BACKOFF_MAX);
-    base.mul_f64(0.8 + 0.4 * fastrand::f64())
+    const RECONNECT: BackoffPolicy =
+        BackoffPolicy::new(BACKOFF_MIN, BACKOFF_MAX, Jitter::Around(0.2));
+    RECONNECT.delay(n)
 }
 
 /// One sample on its way out: point index, value or why not, source timestamp.

@@ -1,4 +1,4 @@
-//! OPC UA values into samples: a [`DataValue`]'s StatusCode becomes the [`Quality`], its
+//! OPC UA values into samples: a [`DataValue`]'s StatusCode becomes the [`Quality`](crate::model::Quality), its
 //! Variant the [`Value`], its source timestamp the sample time.
 
 use opcua::types::{DataValue, DateTime, StatusCode, Variant};

@@ -15,12 +15,12 @@ use super::protocol::{
     classify, proof, request_body, Answer, Cosigned, SharedTree, Step, Submission, Trouble,
     MAX_RESENDS,
 };
+use crate::backoff::Backoff;
 use crate::config::WitnessConfig;
 use crate::evidence::checkpoint::Checkpoint;
 use crate::evidence::cosignature::WitnessKey;
 use crate::evidence::note::SignedNote;
 use crate::metrics::{Metrics, WitnessMetrics};
-use crate::publish::backoff::Backoff;
 use crate::publish::CheckpointNote;
 
 /// First wait after a failed submission.

@@ -19,10 +19,10 @@
 //!   from the wrong unit or with the wrong function or byte count, or a frame cut short. A
 //!   read is idempotent, so resending is safe. None of these ever ends the task.
 //! - **No answer is not the bus's problem.** The job comes back as
-//!   [`Outcome::NoAnswer`] and the unit's handle backs that unit off (see [`super::unit`]);
+//!   `Outcome::NoAnswer` and the unit's handle backs that unit off (see [`super::unit`]);
 //!   the bus goes on serving the others at once.
 //! - **A failing port is closed and reopened with backoff** (full jitter, like the TCP
-//!   transport). Meanwhile jobs fail at once with [`Outcome::PortDown`], so units do not
+//!   transport). Meanwhile jobs fail at once with `Outcome::PortDown`, so units do not
 //!   queue behind a dead port.
 //! - The task ends when the last unit handle is dropped.
 

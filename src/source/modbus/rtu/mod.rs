@@ -18,7 +18,7 @@
 //!   first come first served — round-robin across units, as each unit has at most one read
 //!   queued — with the inter-frame silence and turnaround kept, bad frames counted, retried
 //!   and drained ([`bus`]).
-//! - A unit that does not answer is backed off in its own handle ([`unit`]), so it costs
+//! - A unit that does not answer is backed off in its own handle ([`mod@unit`]), so it costs
 //!   the bus one timeout per backoff step instead of one per read. A neighbour's read waits
 //!   at most one such timeout; keep `timeout` below the neighbours' poll intervals and their
 //!   intervals stay within twice their period.
@@ -34,10 +34,10 @@
 //! - [`timing`]: character time and the 3.5-character silence from baud rate and format;
 //! - [`port`]: opening a serial port or a TCP connection;
 //! - [`bus`]: the bus task;
-//! - [`unit`]: the per-device handle and its backoff.
+//! - [`mod@unit`]: the per-device handle and its backoff.
 
 pub mod bus;
-pub mod frame;
+pub use edgeproof_modbus::rtu_frame as frame;
 pub mod port;
 pub mod timing;
 pub mod unit;
