@@ -11,6 +11,9 @@ mod browse;
 mod check;
 #[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "demo")]
+mod demo_review;
+mod digest;
 mod doctor;
 mod export;
 mod keygen;
@@ -194,6 +197,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recompute every usage record's per-device digest from a capture of the data messages
+    /// (`mosquitto_sub -v -t '<prefix>/data/#'` output) and list the devices and intervals
+    /// that differ and the messages the capture lacks. Exit 0 all match, 1 a digest differs,
+    /// 2 the bundle or the capture could not be read.
+    Digest(digest::DigestArgs),
     /// Write the evidence bundle a reviewer verifies, from this gateway's journal: every
     /// record from seq 0 (the chain must be whole) and every checkpoint. Safe while the agent
     /// runs. Exit 0 written, 1 no evidence recorded yet, 2 could not read or write.
@@ -307,6 +315,7 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => runtime().block_on(scan::run(args)),
         Command::Import(args) => points::import(args),
         Command::ExportPoints(args) => points::export_points(args),
+        Command::Digest(args) => digest::run(args),
         Command::Export { config, from, to, output, utc_offset } => {
             export::run(export::ExportArgs { config, from, to, output, utc_offset })
         }

@@ -367,7 +367,7 @@ address = "127.0.0.1:1502"
         crate::config::load_str(Path::new("t.toml"), &text, false).unwrap()
     }
 
-    fn records(journal: &Path) -> Vec<SignedRecord> {
+    pub(in crate::evidence::recorder) fn records(journal: &Path) -> Vec<SignedRecord> {
         let (j, _) = Journal::open(journal, JournalOptions::default()).unwrap();
         j.read_evidence(0, usize::MAX)
             .unwrap()

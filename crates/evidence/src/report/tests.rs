@@ -103,7 +103,7 @@ impl Log {
             start,
             end: self.at(),
             devices: vec![device("press", ok), device("oven", 0)],
-            totals: Totals { journaled, acked, backlog, dropped: 0 },
+            totals: Totals { journaled, acked, backlog, dropped: 0, refused: 0 },
         });
         self.put(body)
     }
