@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::publish::EvidenceFeed;
 use crate::source::modbus::rtu::BusEvent;
 use crate::source::modbus::{CycleStats, DeviceIdentity};
+#[cfg(feature = "opcua")]
 use crate::source::opcua::DeviceFingerprint;
 use crate::source::PollObserver;
 
@@ -42,6 +43,7 @@ impl PollObserver for EvidenceObserver {
         self.inner.identified(device, identity);
     }
 
+    #[cfg(feature = "opcua")]
     fn opcua_identified(&self, device: &str, fingerprint: &DeviceFingerprint) {
         self.book.on_opcua_identity(device, fingerprint);
         self.inner.opcua_identified(device, fingerprint);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::FieldError;
 use super::settings::{Config, DeviceProtocol, EvidenceMode};
+#[cfg(feature = "opcua")]
 use crate::source::opcua::UserAuth;
 
 /// Every file `cfg` names, with the key naming it. The evidence key counts only when
@@ -23,6 +24,7 @@ pub fn named_files(cfg: &Config) -> Vec<(String, PathBuf)> {
             files.extend(file.clone().map(|p| (format!("mqtt.{key}"), p)));
         }
     }
+    #[cfg(feature = "opcua")]
     for (i, d) in cfg.devices.iter().enumerate() {
         let DeviceProtocol::OpcUa(o) = &d.protocol else { continue };
         match &o.auth {

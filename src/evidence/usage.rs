@@ -46,6 +46,7 @@ use super::record::{fingerprint, DeviceUsage, Polls};
 use crate::config::{Config, DeviceProtocol};
 use crate::model::{now_ms, Batch, Value};
 use crate::source::modbus::{CycleStats, DeviceIdentity};
+#[cfg(feature = "opcua")]
 use crate::source::opcua::DeviceFingerprint;
 
 /// Response times kept per device and interval for the percentiles; beyond it, a uniform
@@ -99,6 +100,7 @@ pub fn modbus_identity(unit: u8, identity: &DeviceIdentity) -> BTreeMap<String, 
 /// `software_version`, `build_number`. Not in it: `ServerStatus.StartTime` (every restart
 /// changes it; the `device` record carries it beside), the session's security, when it was
 /// taken.
+#[cfg(feature = "opcua")]
 pub fn opcua_identity(fp: &DeviceFingerprint) -> BTreeMap<String, String> {
     let mut map = BTreeMap::from([
         ("application_uri".to_string(), fp.application_uri.clone()),
@@ -378,6 +380,7 @@ impl UsageBook {
     }
 
     /// Who an OPC UA server said it is when a session came up.
+    #[cfg(feature = "opcua")]
     pub fn on_opcua_identity(&self, device: &str, fp: &DeviceFingerprint) {
         let Some(state) = self.device(device) else { return };
         let mut s = lock(&state);
@@ -669,6 +672,7 @@ unit = 7
     /// Issue 14: OPC UA fingerprints were taken but never reached the book, so OPC UA
     /// devices had a zero fingerprint and no `device` record.
     #[test]
+    #[cfg(feature = "opcua")]
     fn opcua_identity_gives_a_fingerprint_that_a_new_certificate_changes_and_a_restart_not() {
         let text = r#"
 [gateway]

@@ -29,6 +29,7 @@ pub trait PollObserver: Send + Sync + 'static {
     }
     /// Who an OPC UA server said it is, taken each time a session comes up. Ignored unless
     /// the observer cares (evidence does: the device fingerprint).
+    #[cfg(feature = "opcua")]
     fn opcua_identified(
         &self,
         device: &str,
