@@ -333,7 +333,7 @@ impl UsageBook {
     }
 
     /// A batch the journal accepted: counted, and its good values added to the digest
-    /// exactly as the data message's `values` will carry them (see [`digest_value`]).
+    /// exactly as the data message's `values` will carry them (see `digest_value`).
     pub fn on_batch(&self, batch: &Batch) {
         let Some(state) = self.device(&batch.device) else { return };
         let into_next = batch.ts_ms >= self.split_ms();

@@ -216,7 +216,7 @@ pub async fn pump(
                         // The pipeline holds the whole budget: stop reading until a batch
                         // commits and gives some back (see the module docs).
                         tracing::debug!(bytes = n, "collector queue full; pausing reads");
-                        loop {
+                        let s = loop {
                             tokio::select! {
                                 biased;
                                 () = cancel.cancelled() => return stop(eventloop, &mut acks),
@@ -226,7 +226,15 @@ pub async fn pump(
                                     Err(_) => return stop(eventloop, &mut acks),
                                 },
                             }
-                        }
+                        };
+                        // While paused nothing was read, so the answer to a PINGREQ sent
+                        // before the pause may still sit unread in the socket; rumqttc would
+                        // take the next keep-alive tick for a dead link and reconnect (the
+                        // 301,000-message run did, every minute). The broker heard from us
+                        // meanwhile (the acknowledgements written above), so the link is alive:
+                        // forget the outstanding ping.
+                        eventloop.state.await_pingresp = false;
+                        s
                     }
                 };
                 if out.send(Delivery { publish: p, _share: share }).is_err() {
