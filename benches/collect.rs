@@ -59,7 +59,7 @@ impl Gateway {
                 rt_p95_us: Some(2_000),
                 digest: Hash::sha256(&self.wall.to_le_bytes()),
             }],
-            totals: Totals { journaled: 3_000, acked: 3_000, backlog: 0, dropped: 0 },
+            totals: Totals { journaled: 3_000, acked: 3_000, backlog: 0, dropped: 0, refused: 0 },
         });
         let p = self.chain.prepare(&self.key, end, body).expect("prepare");
         self.chain.commit(&p).expect("commit");
@@ -99,6 +99,8 @@ fn ingest_sqlite(c: &mut Criterion) {
             city: String::new(),
             enterprise: String::new(),
             project: String::new(),
+            topic_prefix: format!("edgeproof/{}", g.gw),
+            mqtt_user: g.gw.clone(),
         };
         rt.block_on(archive.register(reg)).expect("register");
     }

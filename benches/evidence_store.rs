@@ -50,7 +50,7 @@ fn usage(start: Stamp, devices: usize) -> Body {
                 digest: Hash::sha256(format!("stream-{d}").as_bytes()),
             })
             .collect(),
-        totals: Totals { journaled: 30_000, acked: 30_000, backlog: 0, dropped: 0 },
+        totals: Totals { journaled: 30_000, acked: 30_000, backlog: 0, dropped: 0, refused: 0 },
     })
 }
 

@@ -202,6 +202,8 @@ async fn a_killed_collector_gets_its_unacknowledged_messages_again() {
                 city: String::new(),
                 enterprise: String::new(),
                 project: String::new(),
+                topic_prefix: format!("edgeproof/{}", l.gw),
+                mqtt_user: l.gw.clone(),
             })
             .await
             .unwrap();

@@ -43,6 +43,8 @@ async fn fleet_page_lists_gateways_worst_first_and_filters_by_city() {
             city: city.into(),
             enterprise: format!("enterprise-{i}"),
             project: "GD-2026-0042".into(),
+            topic_prefix: format!("edgeproof/{}", l.gw),
+            mqtt_user: l.gw.clone(),
         };
         archive.register(reg).await.unwrap();
         keys.insert(Chain::origin_for(&l.gw), l.gw.clone(), l.key.public());
@@ -55,6 +57,8 @@ async fn fleet_page_lists_gateways_worst_first_and_filters_by_city() {
     let trusted = WitnessKey { name: "witness.example/w1".into(), key: witness_key.public() };
     std::fs::write(&vkey, format!("{}\n", trusted.vkey())).unwrap();
     let cosigned = format!("{}{}\n", logs[0].checkpoint, w.line());
+    // The collector keeps a cosignature only if it verifies under a witness it trusts.
+    keys.add_witness(trusted.clone());
     let mut batch = arrivals(&logs[0], &keys, 0..288, Some(&cosigned));
     // gw-0001: ten records lost.
     batch.extend(arrivals(
@@ -118,6 +122,62 @@ async fn fleet_page_lists_gateways_worst_first_and_filters_by_city() {
         order.iter().map(|g| html.find(&format!("<b>{g}</b>")).unwrap()).collect();
     assert!(pos.windows(2).all(|w| w[0] < w[1]), "{pos:?}");
     assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+
+    // The headline counts each gateway once, under its heaviest class.
+    assert_eq!(
+        v["headline"],
+        serde_json::json!({"integrity": 1, "missing": 2, "attention": 1, "clean": 1})
+    );
+    assert_eq!(v["witness_notice"], serde_json::Value::Null, "gw-0000 is witnessed");
+    for want in ["完整性问题 integrity", "证据缺失 missing evidence", "需注意 attention"]
+    {
+        assert!(html.contains(want), "headline lacks {want:?}");
+    }
+    // Every flag says which seqs and when.
+    let flag = |i: usize, j: usize| v["rows"][i]["flags"][j].clone();
+    for (i, row) in v["rows"].as_array().unwrap().iter().enumerate() {
+        for f in row["flags"].as_array().unwrap() {
+            assert!(!f["from_ms"].is_null() || !f["to_ms"].is_null(), "row {i}: {f:#}");
+        }
+    }
+    assert_eq!(flag(0, 0)["seqs"], serde_json::json!({"first": 9, "last": 9}));
+    assert_eq!(flag(0, 0)["class"], "integrity");
+    let gap = flag(2, 0);
+    assert_eq!(gap["seqs"], serde_json::json!({"first": 50, "last": 59}));
+    // The gap lies between the wall times of records 49 and 60: 11 intervals of 5 minutes.
+    let (from, to) = (gap["from_ms"].as_u64().unwrap(), gap["to_ms"].as_u64().unwrap());
+    assert_eq!((to - from) / 60_000, 55, "{gap:#}");
+    assert_eq!(flag(1, 0)["seqs"], serde_json::json!({"first": 100, "last": 100}));
+    assert!(html.contains("seq 50–59 · "), "the page shows the gap's seqs and times");
+    crate::evidence_run::render_in_chromium(
+        &dir.path().join("all.html"),
+        &crate::evidence_run::target_dir().join("fleet.png"),
+    );
+
+    // Without a trusted witness key nobody is witnessed: said once at the top, not on each row.
+    let html_path = dir.path().join("nowitness.html");
+    let json_path = dir.path().join("nowitness.json");
+    let out = run(Command::new(bin())
+        .args(["fleet", "--db", &db, "--at", "2026-01-02T00:00:00Z", "--html"])
+        .arg(&html_path)
+        .arg("--json")
+        .arg(&json_path));
+    assert!(out.status.success(), "fleet: {}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1 integrity · 2 missing evidence · 0 attention · 2 without flags"),
+        "{stdout}"
+    );
+    let nw: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert!(nw["witness_notice"].as_str().unwrap().contains("no witness key given"), "{nw:#}");
+    assert!(!nw.to_string().contains("not witnessed"), "no row flagged for its witness");
+    let page = std::fs::read_to_string(&html_path).unwrap();
+    assert_eq!(page.matches("no witness key given").count(), 1);
+    crate::evidence_run::render_in_chromium(
+        &html_path,
+        &crate::evidence_run::target_dir().join("fleet-nowitness.png"),
+    );
 
     let (_, v) = fleet(&["--city", "Foshan"], "foshan");
     let order: Vec<&str> =

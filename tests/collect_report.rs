@@ -62,7 +62,11 @@ async fn report_from_the_archive_equals_report_from_the_bundle() {
 
     let port = free_port();
     let _broker = Mosquitto::plain(port).await;
-    let mut collector = Collector::start(dir.path(), port, &db, "collect-r").await;
+    // The collector keeps cosignatures that verify under a witness it trusts.
+    let wkey_arg = wkey.display().to_string();
+    let mut collector =
+        Collector::start_with(dir.path(), port, &db, "collect-r", &["--witness-key", &wkey_arg])
+            .await;
     let (messages, records, cosigned) = as_published(&g.bundle());
     publish_all(port, messages).await;
     let archive = Archive::open(&db).await.unwrap();
@@ -83,6 +87,8 @@ async fn report_from_the_archive_equals_report_from_the_bundle() {
     assert!(collector.terminate(WAIT).await.success());
     assert!(archive.anomalies(None).await.unwrap().is_empty());
 
+    // One moment for both: the period runs to --at (default now).
+    let at = edgeproof::model::now_ms().to_string();
     let report = |args: &[&str], name: &str| {
         let html = dir.path().join(format!("{name}.html"));
         let json = dir.path().join(format!("{name}.json"));
@@ -94,7 +100,8 @@ async fn report_from_the_archive_equals_report_from_the_bundle() {
             .arg("--html")
             .arg(&html)
             .arg("--json")
-            .arg(&json));
+            .arg(&json)
+            .args(["--at", &at]));
         assert!(out.status.success(), "report {args:?}: {}", describe(&out));
         (std::fs::read_to_string(html).unwrap(), std::fs::read_to_string(json).unwrap())
     };

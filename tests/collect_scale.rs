@@ -54,6 +54,8 @@ async fn fleet_day_through_two_collectors(db_url: &str, gateways: usize) {
                 city: "Foshan".into(),
                 enterprise: String::new(),
                 project: String::new(),
+                topic_prefix: format!("edgeproof/{}", l.gw),
+                mqtt_user: l.gw.clone(),
             })
             .await
             .unwrap();

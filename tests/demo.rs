@@ -118,3 +118,45 @@ async fn demo_with_a_broker_publishes_every_simulated_device_on_gw_demo_01_topic
     assert!(out.contains("mosquitto_sub -t 'edgeproof/#'"), "says where to subscribe\n{out}");
     assert!(out.contains("stopped cleanly"), "{out}");
 }
+
+/// Issue 14: the demo shows what the product is for. It makes a key, runs a local witness
+/// (`edgeproof-review witness serve`, the binary next to `edgeproof`), records usage
+/// evidence, and at the end exports the bundle, verifies it (with the witness's key) and
+/// writes the report, printing the paths and the one-line verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_records_evidence_with_a_witness_and_ends_with_a_verified_bundle_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = format!("mqtt://127.0.0.1:{}", free_port());
+    let mut cmd = demo(&broker, dir.path());
+    cmd.args(["--duration", "12s"]);
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("usage evidence is off"));
+    let key = dir.path().join("keys").join("evidence.pub");
+    assert!(key.is_file(), "the demo made its key\n{}", describe(&out));
+    assert!(stdout.contains("witness      http://127.0.0.1:"), "{}", describe(&out));
+
+    let bundle = dir.path().join("bundle.jsonl");
+    let report = dir.path().join("report.html");
+    assert!(stdout.contains(&format!("bundle       {}", bundle.display())), "{}", describe(&out));
+    assert!(stdout.contains(&format!("report       {}", report.display())), "{}", describe(&out));
+    let verdict = stdout.lines().find(|l| l.starts_with("verdict")).unwrap_or_default();
+    assert!(verdict.contains("INTACT") && !verdict.contains("TAMPERED"), "{}", describe(&out));
+    assert!(std::fs::read_to_string(&report).unwrap().contains("gw-demo-01"), "a real report");
+
+    // The bundle holds usage records and a checkpoint the witness cosigned.
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    assert!(text.contains(r#""typ":"usage""#), "usage records in the bundle");
+    assert!(text.lines().any(|l| l.starts_with(r#"{"cosignature""#)), "cosigned:\n{text}");
+    // And it verifies independently of the demo, with the witness key it printed.
+    let vkey = dir.path().join("witness").join("witness.vkey");
+    let out = run(Command::new(bin())
+        .arg("verify")
+        .arg(&bundle)
+        .arg("--public-key")
+        .arg(&key)
+        .arg("--witness-key")
+        .arg(&vkey));
+    assert!(out.status.success(), "{}", describe(&out));
+}

@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use edgeproof::evidence::digest::UsageDigest;
-use edgeproof::evidence::digest::Value as Reading;
 use edgeproof::evidence::keys::{GatewayKey, PublicKey};
+use edgeproof::evidence::recompute::{check_record, parse_payload, Capture};
 use edgeproof::evidence::verify::{verify_bundle, CheckName, VerifyOptions};
 use serde_json::Value;
 
@@ -240,38 +239,23 @@ async fn agent_with_outage_and_sigkill_exports_a_bundle_that_verifies_and_report
 /// the data messages a subscriber archived: every message of the device with
 /// `start <= ts < end`, in seq order, each value in order.
 fn digests_recompute_from_the_data_messages(stored: &[Value], msgs: &[Msg]) {
-    let mut data: BTreeMap<u64, Value> = BTreeMap::new();
-    for m in msgs.iter().filter(|m| m.topic.starts_with(&format!("{PREFIX}/data/"))) {
-        let v = m.json();
-        data.insert(v["seq"].as_u64().unwrap(), v);
+    let mut capture = Capture::default();
+    for (i, m) in msgs.iter().enumerate() {
+        if m.topic.starts_with(&format!("{PREFIX}/data/")) {
+            let msg = parse_payload(std::str::from_utf8(&m.payload).unwrap()).unwrap();
+            capture.add(i as u64 + 1, msg).unwrap();
+        }
     }
     let run1: Vec<&Value> =
         stored.iter().filter(|v| v["typ"] == "usage" && v["boot"]["n"] == 1).collect();
     assert!(run1.len() >= 6, "{} usage records in run 1", run1.len());
     for u in &run1[..run1.len() - 2] {
-        let (start, end) = (
-            u["body"]["start"]["wall_ms"].as_u64().unwrap(),
-            u["body"]["end"]["wall_ms"].as_u64().unwrap(),
-        );
-        for d in u["body"]["devices"].as_array().unwrap() {
-            let mut digest = UsageDigest::new();
-            for m in data.values().filter(|m| m["device"] == d["id"]) {
-                let ts = m["ts"].as_u64().unwrap();
-                if !(start..end).contains(&ts) {
-                    continue;
-                }
-                // Plant points are named p000, p001, … in read order, so the JSON object's
-                // sorted keys are the message's order; every value is a u16.
-                for (point, value) in m["values"].as_object().unwrap() {
-                    digest.push(point, ts, Some(Reading::UInt(value.as_u64().unwrap())));
-                }
-            }
-            assert_eq!(
-                d["digest"].as_str().unwrap(),
-                digest.finish().to_hex(),
+        for d in check_record(u, &capture).unwrap() {
+            assert!(
+                d.matches(),
                 "usage seq {} device {}: digest recomputed from the data messages",
                 u["seq"],
-                d["id"]
+                d.device
             );
         }
     }
@@ -319,7 +303,7 @@ fn tamper_suite_on_the_real_bundle(bundle: &[u8], keys: &Path) {
 }
 
 /// `target/tmp`: the test artifacts directory cargo gives integration tests.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -327,7 +311,7 @@ fn target_dir() -> PathBuf {
 
 /// Opens the page in headless Chromium (Debian's `chromium`), saves a screenshot, and fails
 /// on any console error or failed resource load.
-fn render_in_chromium(html: &Path, png: &Path) {
+pub(crate) fn render_in_chromium(html: &Path, png: &Path) {
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))

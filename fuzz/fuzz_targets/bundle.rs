@@ -3,8 +3,8 @@
 #![no_main]
 
 /// Only this target's body, so the target builds against its own crate alone.
+#[path = "../bodies"]
 mod bodies {
-    #[path = "../../bodies/bundle.rs"]
     pub mod bundle;
 }
 

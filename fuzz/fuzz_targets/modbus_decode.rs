@@ -3,11 +3,10 @@
 #![no_main]
 
 /// Only this target's body, so the target builds against its own crate alone.
+#[path = "../bodies"]
 mod bodies {
-    #[path = "../../bodies/cursor.rs"]
     pub mod cursor;
     pub use cursor::Cursor;
-    #[path = "../../bodies/modbus_decode.rs"]
     pub mod modbus_decode;
 }
 

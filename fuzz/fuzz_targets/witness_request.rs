@@ -4,8 +4,8 @@
 #![no_main]
 
 /// Only this target's body, so the target builds against its own crate alone.
+#[path = "../bodies"]
 mod bodies {
-    #[path = "../../bodies/witness_request.rs"]
     pub mod witness_request;
 }
 

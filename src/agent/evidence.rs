@@ -1,6 +1,7 @@
-//! Usage evidence in the running agent: the adapters that feed the recorder's usage book from
-//! the sources (every batch on its way to the journal, every poll cycle, every device
-//! identity), and the recorder's task from start to its `shutdown` record.
+//! Usage evidence in the running agent: the adapter that feeds the recorder's usage book from
+//! the sources' poll cycles and device identities (batches reach the book through
+//! [`super::intake`], once the journal accepted them), and the recorder's task from start to
+//! its `shutdown` record.
 //!
 //! Start (after the journal opened, before the publisher and the device tasks): load the key
 //! (or find evidence off), open the recorder — it writes `enroll`/`boot`/`config` and a
@@ -22,24 +23,11 @@ use crate::evidence::recorder::{load_key, CheckpointFile, Recorder, RecorderErro
 use crate::evidence::usage::UsageBook;
 use crate::journal::JournalHandle;
 use crate::metrics::Metrics;
-use crate::model::Batch;
 use crate::publish::EvidenceFeed;
 use crate::source::modbus::rtu::BusEvent;
 use crate::source::modbus::{CycleStats, DeviceIdentity};
-use crate::source::{BatchSink, PollObserver};
-
-/// Counts every batch in the usage book, then hands it on (to the journal).
-pub(super) struct EvidenceSink {
-    pub(super) book: Arc<UsageBook>,
-    pub(super) inner: Arc<dyn BatchSink>,
-}
-
-impl BatchSink for EvidenceSink {
-    fn send(&self, batch: Batch) {
-        self.book.on_batch(&batch);
-        self.inner.send(batch);
-    }
-}
+use crate::source::opcua::DeviceFingerprint;
+use crate::source::PollObserver;
 
 /// Counts every poll cycle and identity in the usage book, and forwards everything to the
 /// observer it wraps (metrics).
@@ -52,6 +40,11 @@ impl PollObserver for EvidenceObserver {
     fn identified(&self, device: &str, identity: &DeviceIdentity) {
         self.book.on_identity(device, identity);
         self.inner.identified(device, identity);
+    }
+
+    fn opcua_identified(&self, device: &str, fingerprint: &DeviceFingerprint) {
+        self.book.on_opcua_identity(device, fingerprint);
+        self.inner.opcua_identified(device, fingerprint);
     }
 
     fn cycle(&self, device: &str, stats: &CycleStats, elapsed: Duration) {
@@ -108,16 +101,14 @@ impl EvidenceTask {
         self.feed.clone()
     }
 
-    /// Wraps the sources' sink and observer so that the usage book sees everything.
-    pub(super) fn wrap(
-        &self,
-        sink: Arc<dyn BatchSink>,
-        observer: Arc<dyn PollObserver>,
-    ) -> (Arc<dyn BatchSink>, Arc<dyn PollObserver>) {
-        (
-            Arc::new(EvidenceSink { book: self.book.clone(), inner: sink }),
-            Arc::new(EvidenceObserver { book: self.book.clone(), inner: observer }),
-        )
+    /// The usage book, for the intake step.
+    pub(super) fn book(&self) -> Arc<UsageBook> {
+        self.book.clone()
+    }
+
+    /// Wraps the sources' observer so that the usage book sees every cycle and identity.
+    pub(super) fn wrap(&self, observer: Arc<dyn PollObserver>) -> Arc<dyn PollObserver> {
+        Arc::new(EvidenceObserver { book: self.book.clone(), inner: observer })
     }
 
     /// A reload applied a new device map: the recorder writes a `config` record if it differs

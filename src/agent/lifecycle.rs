@@ -19,7 +19,8 @@ use crate::service::{PipelineProbe, PollProgress};
 use crate::source::{BatchSink, PollObserver};
 
 use super::evidence::EvidenceTask;
-use super::observers::{JournalSink, MetricsObserver};
+use super::intake::Intake;
+use super::observers::MetricsObserver;
 use super::tasks::{DeviceTasks, DEVICE_STOP_BOUND};
 
 /// How long shutdown waits for in-flight PUBACKs by default.
@@ -170,11 +171,12 @@ pub async fn start(cfg: &Config, options: AgentOptions) -> Result<RunningAgent, 
         }
     };
 
-    let sink: Arc<dyn BatchSink> = Arc::new(JournalSink(sender));
+    let sink: Arc<dyn BatchSink> =
+        Arc::new(Intake::new(sender, evidence.as_ref().map(EvidenceTask::book)));
     let observer: Arc<dyn PollObserver> = Arc::new(MetricsObserver(metrics.clone()));
-    let (sink, observer) = match &evidence {
-        Some(e) => e.wrap(sink, observer),
-        None => (sink, observer),
+    let observer = match &evidence {
+        Some(e) => e.wrap(observer),
+        None => observer,
     };
     for device in &cfg.devices {
         metrics.device(&device.name);

@@ -14,6 +14,7 @@
 
 mod devices;
 mod evidence;
+mod intake;
 mod lifecycle;
 mod observers;
 mod reload;

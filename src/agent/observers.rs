@@ -1,31 +1,12 @@
-//! The adapters between stages: sources' batches into the journal, poll cycles into metrics.
+//! The adapter from the sources' poll cycles into the metrics (batches go through
+//! [`super::intake`]).
 
 use std::time::Duration;
 
-use tracing::warn;
-
-use crate::journal::{JournalSender, TrySendError};
 use crate::metrics::{Metrics, PollCycle};
-use crate::model::Batch;
 use crate::source::modbus::rtu::BusEvent;
 use crate::source::modbus::CycleStats;
-use crate::source::{BatchSink, PollObserver};
-
-/// Sources hand batches to the journal's bounded queue; a full queue drops and counts (the
-/// journal counts and logs it), it never blocks a poll loop.
-pub(super) struct JournalSink(pub(super) JournalSender);
-
-impl BatchSink for JournalSink {
-    fn send(&self, batch: Batch) {
-        match self.0.try_send(batch) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {} // counted and logged once per episode by the journal
-            Err(TrySendError::Closed(b)) => {
-                warn!(device = %b.device, "journal closed; batch from a late poll cycle dropped")
-            }
-        }
-    }
-}
+use crate::source::PollObserver;
 
 /// Feeds every poll cycle into the metrics.
 pub(super) struct MetricsObserver(pub(super) Metrics);

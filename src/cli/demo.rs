@@ -1,7 +1,9 @@
 //! `edgeproof demo`: the newcomer's first command. Starts three simulated devices (a CNC
 //! press, a power meter, a temperature sensor) on local ports, writes the device map it uses
 //! to a temp directory, and runs the real agent against them: journal, MQTT (when a broker
-//! is listening), metrics. A status line every few seconds; Ctrl-C stops it cleanly.
+//! is listening), metrics, and usage evidence with a local witness ([`super::demo_review`]).
+//! A status line every few seconds; Ctrl-C stops it cleanly, then the evidence is exported,
+//! verified and reported.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -43,6 +45,14 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         return ExitCode::from(super::EXIT_CANNOT_RUN);
     }
 
+    let evidence = match super::demo_review::DemoEvidence::prepare(&data_dir) {
+        Ok(e) => e,
+        Err(msg) => {
+            error!("{msg}");
+            return ExitCode::from(super::EXIT_CANNOT_RUN);
+        }
+    };
+
     let mut sims = Vec::new();
     let mut tickers = Vec::new();
     let mut devices = Vec::new();
@@ -77,6 +87,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
 
     let metrics = free_or_any(args.metrics);
     let mut text = demo_config(&data_dir, &args.broker, metrics, &devices);
+    text.push_str(&evidence.config_section());
     if let Some(m) = &molder {
         text.push_str(&molder_config(m));
     }
@@ -103,6 +114,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     println!("  device map   {}", config_path.display());
     println!("  journal      {}", agent::journal_path(&cfg).display());
     println!("  metrics      http://{metrics}/metrics");
+    print!("{}", evidence.banner());
     let broker_up = broker_reachable(&cfg).await;
     if broker_up {
         println!("  broker       {} (subscribe: mosquitto_sub -t 'edgeproof/#' -v)", args.broker);
@@ -148,6 +160,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     match result {
         Ok(()) => {
             println!("stopped cleanly; the device map and journal stay in {}", data_dir.display());
+            evidence.finish(&config_path);
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -188,10 +188,14 @@ fn export(args: &ExportArgs) -> Result<String, Failure> {
     if to.is_some() && written > 0 {
         summary.push_str(&format!("\nlast record included written at {last_wall} ms"));
     }
-    if notes.len() > cps + cosigs {
+    // Count what was left out by kind: a cosignature line is not a checkpoint.
+    let left: Vec<bool> = notes[next_note..].iter().map(|(_, c, _)| *c).collect();
+    let (left_cps, left_cosigs) =
+        (left.iter().filter(|c| !**c).count(), left.iter().filter(|c| **c).count());
+    if left_cps + left_cosigs > 0 {
         summary.push_str(&format!(
-            "\n{} newer checkpoints left out: they cover records after --to",
-            notes.len() - cps - cosigs
+            "\n{left_cps} newer checkpoint(s) and {left_cosigs} cosigned checkpoint(s) left out: \
+             they cover records after --to"
         ));
     }
     Ok(summary)

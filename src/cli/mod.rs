@@ -12,6 +12,9 @@ mod browse;
 mod check;
 #[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "demo")]
+mod demo_review;
+mod digest;
 mod doctor;
 mod export;
 mod keygen;
@@ -167,10 +170,20 @@ enum Command {
         /// records of one boot (plus 0.1 % of the interval), e.g. "2s".
         #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
         time_tolerance: std::time::Duration,
+        /// A record counts as timely witnessed when a trusted witness cosigned it within this
+        /// time of its wall time (an hourly checkpoint with a witness offline a few hours
+        /// meets the default); records cosigned later are noted as witnessed late.
+        #[arg(long, default_value = "6h", value_parser = humantime::parse_duration)]
+        max_witness_lag: std::time::Duration,
         /// Print the verdict as JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Recompute every usage record's per-device digest from a capture of the data messages
+    /// (`mosquitto_sub -v -t '<prefix>/data/#'` output) and list the devices and intervals
+    /// that differ and the messages the capture lacks. Exit 0 all match, 1 a digest differs,
+    /// 2 the bundle or the capture could not be read.
+    Digest(digest::DigestArgs),
     /// Write the evidence bundle a reviewer verifies, from this gateway's journal: every
     /// record from seq 0 (the chain must be whole) and every checkpoint. Safe while the agent
     /// runs. Exit 0 written, 1 no evidence recorded yet, 2 could not read or write.
@@ -288,6 +301,7 @@ pub fn main() -> ExitCode {
             runtime().block_on(probe::run(&config, device.as_deref(), json))
         }
         Command::Keygen { dir } => keygen::run(&dir),
+        Command::Digest(args) => digest::run(args),
         Command::Export { config, from, to, output, utc_offset } => {
             export::run(export::ExportArgs { config, from, to, output, utc_offset })
         }
@@ -297,6 +311,7 @@ pub fn main() -> ExitCode {
             uscc,
             project,
             time_tolerance,
+            max_witness_lag,
             json,
         } => verify::run(verify::VerifyArgs {
             bundle,
@@ -306,6 +321,7 @@ pub fn main() -> ExitCode {
             uscc,
             project,
             time_tolerance,
+            max_witness_lag,
             json,
         }),
     }

@@ -28,6 +28,8 @@ pub struct VerifyArgs {
     pub project: Option<String>,
     /// Wall vs monotonic tolerance.
     pub time_tolerance: Duration,
+    /// Longest lag for a record to count as timely witnessed.
+    pub max_witness_lag: Duration,
     /// JSON output.
     pub json: bool,
 }
@@ -61,6 +63,7 @@ pub fn run(args: VerifyArgs) -> ExitCode {
     opts.uscc = args.uscc;
     opts.project = args.project;
     opts.time_tolerance_ms = u64::try_from(args.time_tolerance.as_millis()).unwrap_or(u64::MAX);
+    opts.max_witness_lag_ms = u64::try_from(args.max_witness_lag.as_millis()).unwrap_or(u64::MAX);
     let result = if args.bundle.as_os_str() == "-" {
         verify_bundle(std::io::stdin().lock(), &opts)
     } else {
@@ -110,6 +113,17 @@ fn human(v: &Verdict, path: &std::path::Path) -> String {
         "content  {} record(s) · {} checkpoint(s) · {} trusted cosignature(s)",
         v.records, v.checkpoints, v.cosignatures
     );
+    if let Some(r) = &v.witness_reach {
+        let reach = match r.last_witnessed_seq {
+            Some(l) => format!("seq 0–{l} witnessed"),
+            None => "no record witnessed".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "witness  {reach} · {} not yet witnessed · {} witnessed late (later than {} ms)",
+            r.not_yet_witnessed, r.witnessed_late, r.max_lag_ms
+        );
+    }
     for c in &v.checks {
         let tag = match c.status {
             Status::Pass => "ok  ",

@@ -13,12 +13,14 @@
 //!   start has nothing to differ from and is not counted;
 //! - response times (µs) of answered requests, for p50 / p95 (exact nearest-rank; beyond
 //!   [`MAX_RESPONSE_TIMES`] per interval a uniform reservoir sample);
-//! - the [`UsageDigest`] of every good sample, as (point, `ts` of its batch, value) in
-//!   arrival order. The batch `ts` is the `ts` of the data message on MQTT, and a data
-//!   message lists its good values in the same order, so whoever archived the data messages
-//!   can recompute the digest of an interval: every message of the device with
+//! - the [`UsageDigest`] (stream v2) of every good sample, as (point, `ts` of its batch,
+//!   value as the payload's JSON spells it) in the order the journal accepted them. The
+//!   batch `ts` is the `ts` of the data message on MQTT, and a data message lists its good
+//!   values in the same order, so whoever archived the data messages can recompute the
+//!   digest of an interval (`edgeproof digest`): every message of the device with
 //!   `start.wall_ms <= ts < end.wall_ms`, in seq order, each `values` entry in order;
-//! - the device's identity (Modbus FC 43/14 objects and unit id) and its fingerprint
+//! - the device's identity (Modbus FC 43/14 objects and unit id; OPC UA application URI,
+//!   product, certificate thumbprint: [`opcua_identity`]) and its fingerprint
 //!   ([`super::record::fingerprint`]); `Hash::ZERO` until the device was first identified.
 //!
 //! # Interval routing
@@ -44,6 +46,7 @@ use super::record::{fingerprint, DeviceUsage, Polls};
 use crate::config::{Config, DeviceProtocol};
 use crate::model::{now_ms, Batch, Value};
 use crate::source::modbus::{CycleStats, DeviceIdentity};
+use crate::source::opcua::DeviceFingerprint;
 
 /// Response times kept per device and interval for the percentiles; beyond it, a uniform
 /// reservoir sample of this size.
@@ -83,6 +86,33 @@ pub fn modbus_identity(unit: u8, identity: &DeviceIdentity) -> BTreeMap<String, 
                 map.insert(name, text);
             }
         }
+    }
+    map
+}
+
+/// The identity map of an OPC UA server, as the `device` record shows it and its fingerprint
+/// hashes: what names the machine and changes when it is replaced, re-installed or
+/// re-flashed — `application_uri` and `product_uri` (endpoint description),
+/// `certificate_sha256` (SHA-256 thumbprint of its DER application instance certificate,
+/// lower-case hex; `none` when it publishes none) and, when the server answers
+/// `ServerStatus.BuildInfo` (OPC UA Part 5 §12.4), `manufacturer_name`, `product_name`,
+/// `software_version`, `build_number`. Not in it: `ServerStatus.StartTime` (every restart
+/// changes it; the `device` record carries it beside), the session's security, when it was
+/// taken.
+pub fn opcua_identity(fp: &DeviceFingerprint) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::from([
+        ("application_uri".to_string(), fp.application_uri.clone()),
+        ("product_uri".to_string(), fp.product_uri.clone()),
+        (
+            "certificate_sha256".to_string(),
+            fp.certificate_sha256.clone().unwrap_or_else(|| "none".into()),
+        ),
+    ]);
+    if let Some(b) = &fp.build {
+        map.insert("manufacturer_name".into(), b.manufacturer_name.clone());
+        map.insert("product_name".into(), b.product_name.clone());
+        map.insert("software_version".into(), b.software_version.clone());
+        map.insert("build_number".into(), b.build_number.clone());
     }
     map
 }
@@ -132,6 +162,8 @@ struct DeviceState {
     last: HashMap<Arc<str>, Value>,
     identity: Option<BTreeMap<String, String>>,
     fingerprint: Hash,
+    /// OPC UA `ServerStatus.StartTime` (Unix ms) at the last session.
+    start_time_ms: Option<u64>,
     current: Bucket,
     next: Bucket,
 }
@@ -143,6 +175,7 @@ impl DeviceState {
             last: HashMap::new(),
             identity: None,
             fingerprint: Hash::ZERO,
+            start_time_ms: None,
             current: Bucket::default(),
             next: Bucket::default(),
         }
@@ -162,6 +195,8 @@ pub struct Identified {
     pub identity: BTreeMap<String, String>,
     /// Its fingerprint.
     pub fingerprint: Hash,
+    /// OPC UA `ServerStatus.StartTime` (Unix ms) at the last session.
+    pub start_time_ms: Option<u64>,
 }
 
 /// Per-device usage of the running agent, shared by every device task and the recorder.
@@ -295,19 +330,24 @@ impl UsageBook {
         }
     }
 
-    /// A batch a source produced (before the journal sees it).
+    /// A batch the journal accepted: counted, and its good values added to the digest
+    /// exactly as the data message's `values` will carry them (see [`digest_value`]).
     pub fn on_batch(&self, batch: &Batch) {
         let Some(state) = self.device(&batch.device) else { return };
         let into_next = batch.ts_ms >= self.split_ms();
         let mut guard = lock(&state);
         let s = &mut *guard;
         let b = if into_next { &mut s.next } else { &mut s.current };
-        for sample in &batch.samples {
-            let Some(value) = sample.value.as_ref().filter(|_| sample.quality.is_good()) else {
+        let mut token = Vec::with_capacity(24);
+        for sample in batch.samples.iter().filter(|s| s.quality.is_good()) {
+            let Some(value) = sample.value.as_ref() else {
+                // The payload writes a good sample without a value as `null` (a model
+                // invariant says there is none); the digest follows the payload.
+                b.digest.push(&sample.point, batch.ts_ms, None);
                 continue;
             };
             b.points_read += 1;
-            b.digest.push(&sample.point, batch.ts_ms, Some(digest_value(value)));
+            b.digest.push(&sample.point, batch.ts_ms, Some(digest_value(value, &mut token)));
             let deadband = s.spec.deadbands.get(&sample.point).copied();
             match s.last.get_mut(&sample.point) {
                 Some(last) => {
@@ -329,6 +369,20 @@ impl UsageBook {
         let mut s = lock(&state);
         let Some(unit) = s.spec.unit else { return };
         let map = modbus_identity(unit, identity);
+        if s.identity.as_ref() != Some(&map) {
+            s.fingerprint = fingerprint(&map);
+            s.identity = Some(map);
+            drop(s);
+            self.identity_changed.notify_one();
+        }
+    }
+
+    /// Who an OPC UA server said it is when a session came up.
+    pub fn on_opcua_identity(&self, device: &str, fp: &DeviceFingerprint) {
+        let Some(state) = self.device(device) else { return };
+        let mut s = lock(&state);
+        s.start_time_ms = fp.start_time_ms;
+        let map = opcua_identity(fp);
         if s.identity.as_ref() != Some(&map) {
             s.fingerprint = fingerprint(&map);
             s.identity = Some(map);
@@ -361,6 +415,7 @@ impl UsageBook {
                     endpoint: s.spec.endpoint.clone(),
                     identity: s.identity.clone()?,
                     fingerprint: s.fingerprint,
+                    start_time_ms: s.start_time_ms,
                 })
             })
             .collect()
@@ -438,14 +493,23 @@ fn changed(last: &Value, new: &Value, deadband: Option<f64>) -> bool {
     }
 }
 
-/// A reading as the digest stream encodes it.
-fn digest_value(v: &Value) -> digest::Value<'_> {
-    match v {
-        Value::Bool(b) => digest::Value::Bool(*b),
-        Value::Int(i) => digest::Value::Int(*i),
-        Value::UInt(u) => digest::Value::UInt(*u),
-        Value::Float(x) => digest::Value::Float(*x),
-        Value::Text(s) => digest::Value::Text(s),
+/// A reading as the digest stream (v2) encodes it: as the data message's JSON carries it.
+/// Numbers become the token [`crate::publish::payload`] writes — both go through
+/// serde_json's serializer, so the bytes are the same by construction.
+fn digest_value<'a>(v: &'a Value, token: &'a mut Vec<u8>) -> digest::Value<'a> {
+    token.clear();
+    let written = match v {
+        Value::Bool(b) => return digest::Value::Bool(*b),
+        Value::Text(s) => return digest::Value::Text(s),
+        Value::Int(i) => serde_json::to_writer(&mut *token, i),
+        Value::UInt(u) => serde_json::to_writer(&mut *token, u),
+        Value::Float(x) => serde_json::to_writer(&mut *token, x),
+    };
+    match (written, std::str::from_utf8(token)) {
+        (Ok(()), Ok(t)) => digest::Value::Number(t),
+        // Writing a number into a Vec cannot fail and is ASCII; should it ever, the payload
+        // would not carry it either.
+        _ => digest::Value::Number(""),
     }
 }
 
@@ -503,7 +567,7 @@ unit = 7
             (105.5, 2), // rpm 5.5 from baseline 100: changed; count changed
             (107.0, 2), // rpm 1.5 from new baseline 105.5: not changed
         ];
-        let mut digest = UsageDigest::new();
+        let mut capture = crate::evidence::recompute::Capture::default();
         for (i, (rpm, count)) in cases.iter().enumerate() {
             let ts = T0 + 1_000 + i as u64 * 100;
             let samples = vec![
@@ -511,21 +575,40 @@ unit = 7
                 good("count", ts, Value::UInt(*count)),
                 Sample::bad(Arc::from("temp"), ts, BadReason::Timeout),
             ];
-            book.on_batch(&batch(ts, samples));
-            digest.push("rpm", ts, Some(digest_value(&Value::Float(*rpm))));
-            digest.push("count", ts, Some(digest_value(&Value::UInt(*count))));
+            let b = batch(ts, samples);
+            book.on_batch(&b);
+            let payload = crate::publish::payload::encode("gw", i as u64 + 1, &b, false);
+            let msg =
+                crate::evidence::recompute::parse_payload(std::str::from_utf8(&payload).unwrap());
+            capture.add(i as u64, msg.unwrap()).unwrap();
         }
         let u = book.rotate(T0 + 5_500);
         assert_eq!(u.len(), 1);
         let d = &u[0];
         assert_eq!((d.points_read, d.points_changed), (8, 2));
-        assert_eq!(d.digest, digest.finish(), "digest of good samples with the batch ts");
+        let (recomputed, messages, values) = capture.digest("press", T0, T0 + 5_000);
+        assert_eq!((messages, values), (4, 8));
+        assert_eq!(d.digest, recomputed, "digest recomputed from the data messages' JSON");
         assert_eq!(
             (d.id.as_str(), d.endpoint.as_str(), d.protocol.as_str()),
             ("press", "10.0.0.1:502", "modbus-tcp")
         );
         assert_eq!(d.fingerprint, Hash::ZERO, "not identified yet");
         assert_eq!(book.split_ms(), T0 + 10_000);
+    }
+
+    /// Issue 14 finding 7: `Int(5)` and `UInt(5)` are both the JSON `5`; a digest that told
+    /// them apart could not be recomputed from the data messages.
+    #[test]
+    fn digest_follows_the_json_so_int_and_uint_of_one_number_agree() {
+        let digest_of = |v: Value| {
+            let book = UsageBook::new(&config(), Duration::from_secs(5), T0);
+            book.on_batch(&batch(T0 + 1, vec![good("count", T0 + 1, v)]));
+            book.rotate(T0 + 5_100)[0].digest
+        };
+        assert_eq!(digest_of(Value::Int(5)), digest_of(Value::UInt(5)));
+        assert_ne!(digest_of(Value::UInt(5)), digest_of(Value::Float(5.0)), "5 vs 5.0");
+        assert_ne!(digest_of(Value::UInt(5)), digest_of(Value::Text("5".into())));
     }
 
     #[test]
@@ -581,6 +664,59 @@ unit = 7
         assert_eq!(book.rotate(T0 + 6_000)[0].fingerprint, fingerprint(&want));
         let unsupported = modbus_identity(7, &DeviceIdentity::Unsupported);
         assert_eq!(unsupported.get("mei").map(String::as_str), Some("unsupported"));
+    }
+
+    /// Issue 14: OPC UA fingerprints were taken but never reached the book, so OPC UA
+    /// devices had a zero fingerprint and no `device` record.
+    #[test]
+    fn opcua_identity_gives_a_fingerprint_that_a_new_certificate_changes_and_a_restart_not() {
+        let text = r#"
+[gateway]
+id = "gw"
+enterprise = "91440300MA5DEM0A0G"
+project = "P"
+[[devices]]
+name = "mould"
+protocol = "opcua"
+endpoint = "opc.tcp://10.0.0.2:4840"
+  [[devices.points]]
+  name = "temp"
+  node = "ns=2;s=Temp"
+"#;
+        let cfg = crate::config::load_str(Path::new("t.toml"), text, false).unwrap();
+        let book = UsageBook::new(&cfg, Duration::from_secs(5), T0);
+        let mut fp = DeviceFingerprint {
+            application_uri: "urn:acme:mould".into(),
+            product_uri: "urn:acme".into(),
+            certificate_sha256: Some("ab".repeat(32)),
+            build: Some(crate::source::opcua::BuildSummary {
+                product_name: "Mould 3000".into(),
+                manufacturer_name: "ACME".into(),
+                ..Default::default()
+            }),
+            start_time_ms: Some(T0),
+            ..Default::default()
+        };
+        book.on_opcua_identity("mould", &fp);
+        let first = book.identities();
+        assert_eq!(first.len(), 1);
+        let id = &first[0].identity;
+        assert_eq!(id["application_uri"], "urn:acme:mould");
+        assert_eq!(id["product_name"], "Mould 3000");
+        assert_eq!(id["certificate_sha256"], "ab".repeat(32));
+        assert_ne!(first[0].fingerprint, Hash::ZERO);
+        assert_eq!(book.rotate(T0 + 6_000)[0].fingerprint, first[0].fingerprint);
+        fp.start_time_ms = Some(T0 + 1);
+        book.on_opcua_identity("mould", &fp);
+        assert_eq!(
+            book.identities()[0].fingerprint,
+            first[0].fingerprint,
+            "a restart is no change"
+        );
+        assert_eq!(book.identities()[0].start_time_ms, Some(T0 + 1));
+        fp.certificate_sha256 = Some("cd".repeat(32));
+        book.on_opcua_identity("mould", &fp);
+        assert_ne!(book.identities()[0].fingerprint, first[0].fingerprint, "a new certificate is");
     }
 
     #[test]

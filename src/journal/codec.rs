@@ -284,6 +284,27 @@ pub(crate) mod tests {
         }
     }
 
+    /// The v1 bytes of `batch_of_every_variant`, committed: every build must decode them to
+    /// the same batch and encode that batch to the same bytes (a journal may hold a year of
+    /// backlog). `EDGEPROOF_WRITE_GOLDEN=1` rewrites the file — only with a new version.
+    #[test]
+    fn golden_v1_bytes_decode_forever() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/journal-codec-v1.bin");
+        let mut bytes = Vec::new();
+        encode(&batch_of_every_variant(), &mut bytes);
+        if std::env::var_os("EDGEPROOF_WRITE_GOLDEN").is_some() {
+            std::fs::write(path, &bytes).unwrap();
+        }
+        let golden = std::fs::read(path).expect("tests/fixtures/journal-codec-v1.bin");
+        assert_eq!(golden[0], 1, "format version byte");
+        assert_eq!(round_trip_bytes(&golden), batch_of_every_variant());
+        assert_eq!(bytes, golden, "v1 encoding changed: that breaks stored journals");
+    }
+
+    fn round_trip_bytes(bytes: &[u8]) -> Batch {
+        decode(bytes).expect("golden bytes decode")
+    }
+
     #[test]
     fn nan_bits_round_trip() {
         let nan = f64::from_bits(0x7ff8_dead_beef_0001);

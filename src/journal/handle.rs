@@ -131,6 +131,20 @@ impl JournalSender {
     /// batch is refused (the newest data is what gets dropped: memory is bounded, a slow
     /// disk must not grow it), counted, and logged once per episode.
     pub fn try_send(&self, batch: Batch) -> Result<(), TrySendError> {
+        self.try_send_with(batch, |_| {})
+    }
+
+    /// [`JournalSender::try_send`], calling `accepted` with the batch once the journal has
+    /// taken it and before it is queued to the writer — so that whoever counts what the
+    /// journal holds (the usage book) counts exactly the batches it accepted, in the order
+    /// it accepted them. `accepted` is not called for a refused batch. The one exception: a
+    /// writer that stops between the two steps (only at shutdown, after the sources were
+    /// told to stop) refuses a batch `accepted` has seen; it is logged as lost.
+    pub fn try_send_with(
+        &self,
+        batch: Batch,
+        accepted: impl FnOnce(&Batch),
+    ) -> Result<(), TrySendError> {
         let q = &*self.queue;
         let units = units(&batch);
         let before = q.counters.queued_samples.fetch_add(units, Relaxed);
@@ -153,6 +167,7 @@ impl JournalSender {
             }
             return Err(TrySendError::Full(batch));
         }
+        accepted(&batch);
         if let Err(mpsc::SendError(request)) = self.requests.send(Request::Batch(batch)) {
             q.counters.queued_samples.fetch_sub(units, Relaxed);
             return match request {

@@ -27,6 +27,15 @@ pub trait PollObserver: Send + Sync + 'static {
     fn identified(&self, device: &str, identity: &DeviceIdentity) {
         let _ = (device, identity);
     }
+    /// Who an OPC UA server said it is, taken each time a session comes up. Ignored unless
+    /// the observer cares (evidence does: the device fingerprint).
+    fn opcua_identified(
+        &self,
+        device: &str,
+        fingerprint: &crate::source::opcua::DeviceFingerprint,
+    ) {
+        let _ = (device, fingerprint);
+    }
     /// One group of a device was read.
     fn cycle(&self, device: &str, stats: &CycleStats, elapsed: Duration);
     /// `n` ticks of a device were skipped because a cycle overran.

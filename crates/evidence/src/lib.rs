@@ -49,8 +49,9 @@
 //!
 //! Versions: records carry `v` ([`record::RECORD_VERSION`], also in the signature domain
 //! prefix), bundles carry `bundle` ([`bundle::BUNDLE_VERSION`]), the usage digest stream is
-//! prefixed `edgeproof-usage-digest/v1`. A change means a new version, and readers that keep
-//! accepting the old one. v1 readers reject unknown fields (see [`record`] for why).
+//! prefixed `edgeproof-usage-digest/v2` (v1 before the digest was defined over the
+//! published payload). A change means a new version, and readers that keep accepting the old
+//! one. v1 readers reject unknown fields (see [`record`] for why).
 //!
 //! # Files
 //!
@@ -71,6 +72,7 @@ pub mod digest;
 pub mod keys;
 pub mod merkle;
 pub mod note;
+pub mod recompute;
 pub mod record;
 pub mod report;
 pub mod sign;

@@ -360,6 +360,16 @@ pub struct Totals {
     pub backlog: u64,
     /// Samples dropped by the journal's size bound.
     pub dropped: u64,
+    /// Samples the journal refused to take (its in-memory queue was full: the disk was
+    /// slower than the devices, or full and failing commits). They were never journaled,
+    /// published or counted in any device's figures. Absent when 0, so records without
+    /// refusals read as before this field existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why a `device` record was written.
@@ -615,7 +625,7 @@ mod tests {
                 rt_p95_us: None,
                 digest: Hash::sha256(b"stream"),
             }],
-            totals: Totals { journaled: 3000, acked: 2990, backlog: 10, dropped: 0 },
+            totals: Totals { journaled: 3000, acked: 2990, backlog: 10, dropped: 0, refused: 0 },
         })
     }
 
@@ -751,5 +761,17 @@ mod tests {
             ("VendorName".to_string(), "ACME".to_string()),
         ]);
         assert_eq!(fingerprint(&id), Hash::sha256(br#"{"VendorName":"ACME","unit":"1"}"#));
+    }
+
+    #[test]
+    fn totals_refused_is_absent_when_zero_and_read_when_present() {
+        let zero = Totals { journaled: 1, acked: 1, backlog: 0, dropped: 0, refused: 0 };
+        let text = serde_json::to_string(&zero).unwrap();
+        assert_eq!(text, r#"{"journaled":1,"acked":1,"backlog":0,"dropped":0}"#, "as before");
+        assert_eq!(serde_json::from_str::<Totals>(&text).unwrap(), zero);
+        let some = Totals { refused: 12, ..zero };
+        let text = serde_json::to_string(&some).unwrap();
+        assert!(text.ends_with(r#""refused":12}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Totals>(&text).unwrap(), some);
     }
 }

@@ -62,9 +62,24 @@ enum Command {
         /// postgres://…): the gateway's bundle is rebuilt from it.
         #[arg(long, requires = "gateway")]
         db: Option<String>,
-        /// With --db: the gateway id.
-        #[arg(long, requires = "db")]
+        /// The expected gateway id (checked against the enroll record); with --db, the
+        /// gateway whose log to report.
+        #[arg(long)]
         gateway: Option<String>,
+        /// Expected enterprise USCC (统一社会信用代码), checked against the enroll record.
+        #[arg(long)]
+        uscc: Option<String>,
+        /// Expected project id, checked against the enroll record.
+        #[arg(long)]
+        project: Option<String>,
+        /// A record counts as timely witnessed when a trusted witness cosigned it within this
+        /// time of its wall time; only such intervals count for witnessed coverage.
+        #[arg(long, default_value = "6h", value_parser = humantime::parse_duration)]
+        max_witness_lag: std::time::Duration,
+        /// The end of the default period (default: now): coverage is counted from enrolment
+        /// (or --from) to here (or --to), so silence and a cut tail lower it.
+        #[arg(long)]
+        at: Option<String>,
         /// The gateway's public key from enrolment (evidence.pub, or the key in base64). With
         /// --db it defaults to the key registered in the archive.
         #[arg(long, required_unless_present = "db")]
@@ -93,9 +108,15 @@ enum Command {
 /// `collect` actions.
 #[derive(Debug, Subcommand)]
 enum CollectAction {
-    /// Register a gateway's enrolled public key (and its city, enterprise, project), so that
-    /// the collector accepts its evidence.
+    /// Register a gateway's enrolled public key, topic prefix and MQTT user (and its city,
+    /// enterprise, project), so that the collector accepts its evidence on its topics.
     AddGateway(cli::collect::AddGatewayArgs),
+    /// Register a witness (C2SP vkey) whose cosignatures the collector verifies and keeps.
+    AddWitness(cli::collect::AddWitnessArgs),
+    /// Write a Mosquitto ACL file from the registered gateways: each gateway's MQTT user may
+    /// publish only under its own topic prefix; the collectors' users read. Exit 0 written,
+    /// 2 could not.
+    Acl(cli::collect::AclArgs),
 }
 
 /// Parses arguments, runs the subcommand, maps the result to an exit code.
@@ -107,6 +128,12 @@ fn main() -> ExitCode {
         Command::Collect { action: Some(CollectAction::AddGateway(a)), .. } => {
             cli::runtime().block_on(cli::collect::add_gateway(a))
         }
+        Command::Collect { action: Some(CollectAction::AddWitness(a)), .. } => {
+            cli::runtime().block_on(cli::collect::add_witness(a))
+        }
+        Command::Collect { action: Some(CollectAction::Acl(a)), .. } => {
+            cli::runtime().block_on(cli::collect::acl(a))
+        }
         Command::Fleet(args) => cli::runtime().block_on(cli::fleet::run(args)),
         Command::Collect { action: None, args } => {
             cli::runtime().block_on(cli::collect::run(*args))
@@ -115,6 +142,10 @@ fn main() -> ExitCode {
             bundle,
             db,
             gateway,
+            uscc,
+            project,
+            max_witness_lag,
+            at,
             public_key,
             witness_key,
             html,
@@ -123,6 +154,11 @@ fn main() -> ExitCode {
             from,
             to,
         } => cli::report::run(cli::report::ReportArgs {
+            expect_gateway: gateway.clone(),
+            uscc,
+            project,
+            max_witness_lag,
+            at,
             source: match (bundle, db, gateway) {
                 (Some(bundle), _, _) => cli::report::Source::Bundle(bundle),
                 (None, Some(db), Some(gateway)) => cli::report::Source::Archive { db, gateway },

@@ -158,7 +158,13 @@ impl FakeGateway {
                     rt_p95_us: Some(2_400),
                     digest: Hash::sha256(format!("stream {i}").as_bytes()),
                 }],
-                totals: Totals { journaled: 3_000, acked: 3_000, backlog: 0, dropped: 0 },
+                totals: Totals {
+                    journaled: 3_000,
+                    acked: 3_000,
+                    backlog: 0,
+                    dropped: 0,
+                    refused: 0,
+                },
             }));
         }
     }
@@ -205,7 +211,7 @@ impl FakeGateway {
     pub fn shutdown(&mut self) {
         self.append(Body::Shutdown(Shutdown {
             reason: "SIGTERM".into(),
-            totals: Totals { journaled: 9_000, acked: 9_000, backlog: 0, dropped: 0 },
+            totals: Totals { journaled: 9_000, acked: 9_000, backlog: 0, dropped: 0, refused: 0 },
         }));
     }
 

@@ -98,7 +98,13 @@ pub fn sim_log_from(i: usize, n: usize, start_wall_ms: u64) -> SimLog {
                         rt_p95_us: Some(2_000),
                         digest: Hash::sha256(&seq.to_le_bytes()),
                     }],
-                    totals: Totals { journaled: 3_000, acked: 3_000, backlog: 0, dropped: 0 },
+                    totals: Totals {
+                        journaled: 3_000,
+                        acked: 3_000,
+                        backlog: 0,
+                        dropped: 0,
+                        refused: 0,
+                    },
                 })
             }
         };

@@ -34,12 +34,16 @@ pub fn workspace_dir() -> PathBuf {
 
 /// A binary of this workspace, from the target directory of the running test or bench
 /// (`target/debug/deps/tests-…` → `target/debug/NAME`). `cargo test --workspace` builds
-/// every binary before running tests.
+/// every binary before running tests. `EDGEPROOF_TEST_BIN_DIR` points elsewhere, e.g. at an
+/// older build, to show a regression test failing against it.
 pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test's own path");
     let mut dir = exe.parent().expect("the test's directory").to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
+    }
+    if let Some(other) = std::env::var_os("EDGEPROOF_TEST_BIN_DIR") {
+        dir = PathBuf::from(other);
     }
     let path = dir.join(name);
     assert!(

@@ -33,6 +33,8 @@ pub struct Mosquitto {
     wait_port: u16,
     /// Holds the password file of [`Mosquitto::plain_with_user`] while the broker runs.
     _passwd_dir: Option<tempfile::TempDir>,
+    /// Whether clients without a user name may connect.
+    anonymous: bool,
 }
 
 impl Mosquitto {
@@ -86,9 +88,43 @@ impl Mosquitto {
         m
     }
 
+    /// A plain listener on 127.0.0.1:`port` as a production broker is set up: no anonymous
+    /// clients, `users` (name, password) in a password file made with `mosquitto_passwd`,
+    /// and `acl_file` (e.g. the one `edgeproof-review collect acl` writes).
+    pub async fn secured(port: u16, users: &[(&str, String)], acl_file: &Path) -> Mosquitto {
+        let dir = tempfile::tempdir().expect("temp dir for the password file");
+        let file = dir.path().join("passwd");
+        for (i, (user, password)) in users.iter().enumerate() {
+            let mut cmd = Command::new("mosquitto_passwd");
+            if i == 0 {
+                cmd.arg("-c");
+            }
+            let status = cmd
+                .arg("-b")
+                .arg(&file)
+                .args([user, password.as_str()])
+                .status()
+                .expect("run mosquitto_passwd");
+            assert!(status.success(), "mosquitto_passwd failed: {status}");
+        }
+        let listeners = format!(
+            "password_file {}\nacl_file {}\nlistener {port} 127.0.0.1\n",
+            file.display(),
+            acl_file.display()
+        );
+        let mut m = Mosquitto::start_with(listeners, port, false).await;
+        m._passwd_dir = Some(dir);
+        m
+    }
+
     async fn start(listeners: String, wait_port: u16) -> Mosquitto {
+        Mosquitto::start_with(listeners, wait_port, true).await
+    }
+
+    async fn start_with(listeners: String, wait_port: u16, anonymous: bool) -> Mosquitto {
         let dir = tempfile::tempdir().expect("temp dir for mosquitto");
-        let mut m = Mosquitto { child: None, dir, listeners, wait_port, _passwd_dir: None };
+        let mut m =
+            Mosquitto { child: None, dir, listeners, wait_port, _passwd_dir: None, anonymous };
         m.restart().await;
         m
     }
@@ -108,9 +144,10 @@ impl Mosquitto {
         let conf = self.dir.path().join("mosquitto.conf");
         // No limit on queued QoS 1 messages per subscriber (default 1000): a test backlog
         // must never be dropped by the broker on its way to the test's subscriber.
-        let mut text = String::from(
-            "per_listener_settings false\nallow_anonymous true\npersistence false\n\
+        let mut text = format!(
+            "per_listener_settings false\nallow_anonymous {}\npersistence false\n\
              log_dest stderr\nmax_queued_messages 0\n",
+            self.anonymous
         );
         if running_as_root() {
             text.push_str("user root\n");

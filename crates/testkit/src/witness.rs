@@ -56,6 +56,20 @@ impl WitnessProcess {
         port: u16,
         extra: &[&str],
     ) -> Self {
+        Self::start_with_env(dir, db, name, seed, port, extra, &[]).await
+    }
+
+    /// Like [`WitnessProcess::start_on`], with extra environment variables (e.g. libfaketime's,
+    /// for a witness whose clock runs behind or ahead of the gateway's).
+    pub async fn start_with_env(
+        dir: &Path,
+        db: &str,
+        name: &str,
+        seed: u8,
+        port: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let (key_path, key) = key_file(dir, seed);
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let log = dir.join(format!("witness-{port}.log"));
@@ -66,6 +80,7 @@ impl WitnessProcess {
             .arg(&key_path)
             .args(extra)
             .env("RUST_LOG", "edgeproof=info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()

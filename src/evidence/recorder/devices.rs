@@ -57,7 +57,12 @@ impl Recorder {
                 fingerprint: id.fingerprint,
                 previous_fingerprint: previous,
                 identity: id.identity,
-                start_time: None,
+                start_time: id.start_time_ms.map(|ms| {
+                    humantime::format_rfc3339_millis(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+                    )
+                    .to_string()
+                }),
             };
             if self.append_logged(Body::Device(body)).await {
                 self.recorded.insert(id.id, id.fingerprint);

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::super::canonical;
 use super::super::merkle::{leaf_hash, Hash};
-use super::super::record::{Body, RecordType, SignedRecord};
+use super::super::record::{Body, RecordType, SignedRecord, Stamp};
 
 /// The last stored record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,10 @@ pub struct LogState {
     /// Largest tree size of the `anchor` records per witness key name: what each witness
     /// last cosigned.
     pub anchored: HashMap<String, u64>,
+    /// Kernel boot id and clocks of the last record: at start, within the same boot, the
+    /// recorder compares them with the clocks now to find a wall-clock step made while it
+    /// was stopped.
+    pub last_clock: Option<(String, Stamp)>,
 }
 
 /// A stored record that cannot be read back: only damage or a bug does this, and the
@@ -74,6 +78,7 @@ impl LogState {
         }
         self.leaves.push(leaf_hash(payload));
         self.last = Some(LastRecord { seq, typ: r.typ(), wall_ms: r.t.wall_ms });
+        self.last_clock = Some((r.boot.id.clone(), r.t));
         self.max_boot_n = self.max_boot_n.max(r.boot.n);
         match &r.body {
             Body::Enroll(e) => {

@@ -161,6 +161,7 @@ impl Recorder {
         let boot = bodies::boot(r.last, hash);
         let previous = boot.previous;
         r.append(Body::Boot(boot)).await?;
+        r.record_step_while_stopped(state.last_clock.as_ref()).await?;
         if let Some(change) = bodies::config_change(&state, cfg, hash) {
             info!(added = ?change.added, removed = ?change.removed, "device map changed since the last start; recording it");
             r.append(Body::Config(change)).await?;
@@ -367,7 +368,7 @@ address = "127.0.0.1:1502"
         crate::config::load_str(Path::new("t.toml"), &text, false).unwrap()
     }
 
-    fn records(journal: &Path) -> Vec<SignedRecord> {
+    pub(in crate::evidence::recorder) fn records(journal: &Path) -> Vec<SignedRecord> {
         let (j, _) = Journal::open(journal, JournalOptions::default()).unwrap();
         j.read_evidence(0, usize::MAX)
             .unwrap()

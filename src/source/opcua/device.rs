@@ -269,6 +269,7 @@ async fn run_session(
     let fp = fingerprint::take(&conn.session, &conn.endpoint).await;
     let previous = board.set(device.clone(), fp.clone());
     log_fingerprint(&device, &fp, previous.as_ref());
+    observer.opcua_identified(&device, &fp);
     let max_nodes =
         read::max_nodes_per_read(&conn.session, MAX_NODES_PER_READ).await.min(MAX_NODES_PER_READ);
     let Connection { session, mut link, .. } = conn;

@@ -3,9 +3,15 @@
 //!
 //! Definitions (the report shows them next to the figures):
 //!
-//! - **Period**: from the `enroll` record (or `--from`) to the last record (or `--to`).
+//! - **Period**: the window asked for: from `--from` (default: the `enroll` record) to `--to`
+//!   (default: `--at`, which defaults to now; without either, the last record). Never
+//!   clipped to the records: a silent or cut tail is uncovered time and lowers coverage.
 //! - **Coverage of a day**: the share of the day's part of the period covered by `usage`
 //!   intervals in which at least one device answered a poll (`polls.ok > 0`).
+//! - **Witnessed coverage**: the same, counting only usage intervals whose record a trusted
+//!   witness cosigned within `--max-witness-lag` of its wall time (see
+//!   [`crate::verify::WitnessReach`]). Without a witness key it is 0: nothing bounds when
+//!   the records were written.
 //! - **Active device on a day**: a device with `polls.ok > 0` in a `usage` interval that
 //!   starts that day.
 //! - **设备联网率 (networked rate)**: declared devices active on at least one day of the period,
@@ -26,7 +32,7 @@ use super::model::*;
 use super::text;
 use crate::keys::PublicKey;
 use crate::record::{Body, DeviceChange, PreviousRun, SignedRecord};
-use crate::verify::{Status, Verdict};
+use crate::verify::{Status, Verdict, WitnessReach};
 
 /// Shortest gap between usage intervals of one run that is reported.
 const MIN_GAP_MS: u64 = 1_000;
@@ -41,13 +47,23 @@ pub struct ReportOptions {
     pub offset: UtcOffset,
     /// Start of the period (Unix ms); default: the `enroll` record.
     pub from_ms: Option<u64>,
-    /// End of the period (Unix ms); default: the last record.
+    /// End of the period (Unix ms); default: `at_ms`.
     pub to_ms: Option<u64>,
+    /// The moment the report is made for (Unix ms), the default end of the period; default:
+    /// the last record.
+    pub at_ms: Option<u64>,
+}
+
+/// Now, in Unix ms (the default `--at`).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { offset: UtcOffset::CST, from_ms: None, to_ms: None }
+        ReportOptions { offset: UtcOffset::CST, from_ms: None, to_ms: None, at_ms: None }
     }
 }
 
@@ -246,22 +262,32 @@ impl Analysis {
                     c.removed.join(", ")
                 ),
             }),
-            Body::Clock(c) => self.anomalies.push(Anomaly {
-                severity: "warn",
-                kind: "clock_stepped",
-                seq: Some(Seqs { first: r.seq, last: r.seq }),
-                en: format!(
-                    "the gateway's wall clock was stepped {} by {} s while the agent ran \
-                     (recorded by the agent; times around it are in two frames)",
-                    if c.step_ms < 0 { "back" } else { "forward" },
-                    c.step_ms.unsigned_abs() / 1000
-                ),
-                zh: format!(
-                    "代理运行期间网关系统时钟被{}调整 {} 秒（代理已记录；前后时间分属两个基准）",
-                    if c.step_ms < 0 { "向后" } else { "向前" },
-                    c.step_ms.unsigned_abs() / 1000
-                ),
-            }),
+            Body::Clock(c) => {
+                // Record 1 of a later start: the step the agent found at start, made while it
+                // was stopped (the `clock` record right after `boot`).
+                let at_start = r.boot.rec == 1 && r.boot.n > 1;
+                let (when_en, when_zh) = if at_start {
+                    ("while the agent was stopped (found at its start)", "代理停止期间")
+                } else {
+                    ("while the agent ran", "代理运行期间")
+                };
+                self.anomalies.push(Anomaly {
+                    severity: "warn",
+                    kind: "clock_stepped",
+                    seq: Some(Seqs { first: r.seq, last: r.seq }),
+                    en: format!(
+                        "the gateway's wall clock was stepped {} by {} s {when_en} (recorded by \
+                         the agent; times around it are in two frames)",
+                        if c.step_ms < 0 { "back" } else { "forward" },
+                        c.step_ms.unsigned_abs() / 1000
+                    ),
+                    zh: format!(
+                        "{when_zh}网关系统时钟被{}调整 {} 秒（代理已记录；前后时间分属两个基准）",
+                        if c.step_ms < 0 { "向后" } else { "向前" },
+                        c.step_ms.unsigned_abs() / 1000
+                    ),
+                })
+            }
             Body::Anchor(_) | Body::Shutdown(_) => {}
         }
     }
@@ -281,15 +307,17 @@ impl Analysis {
         header.checkpoints = checkpoints;
         header.starts = self.boots.len() as u64;
         let first_ms = self.enroll_ms.or(self.first_ms).unwrap_or(0);
-        let from_ms = self.opts.from_ms.unwrap_or(first_ms).max(first_ms);
-        let to_ms = self.opts.to_ms.unwrap_or(self.last_ms).min(self.last_ms).max(from_ms);
+        let from_ms = self.opts.from_ms.unwrap_or(first_ms);
+        let to_ms = self.opts.to_ms.or(self.opts.at_ms).unwrap_or(self.last_ms).max(from_ms);
         let period = Period { from_ms, to_ms, utc_offset: self.opts.offset.0 };
         let mut anomalies = std::mem::take(&mut self.anomalies);
-        let verdict = summarize(verdict, &mut anomalies);
+        let summary = summarize(verdict, &mut anomalies);
         let interval_ms = median(self.intervals.iter().map(|i| i.end.saturating_sub(i.start)));
-        let days = self.days(&period);
-        let coverage_ppm =
-            ppm(days.iter().map(|d| d.covered_ms).sum(), days.iter().map(|d| d.expected_ms).sum());
+        let days = self.days(&period, verdict.witness_reach.as_ref());
+        let expected: u64 = days.iter().map(|d| d.expected_ms).sum();
+        let coverage_ppm = ppm(days.iter().map(|d| d.covered_ms).sum(), expected);
+        let witnessed_coverage_ppm = ppm(days.iter().map(|d| d.witnessed_ms).sum(), expected);
+        let witness = witness_summary(verdict, &mut anomalies);
         let mut gaps = self.gaps();
         gaps.extend(self.outages(&mut anomalies));
         gaps.sort_by_key(|g| g.from_ms);
@@ -309,10 +337,12 @@ impl Analysis {
         Report {
             generated_by: format!("edgeproof {}", env!("CARGO_PKG_VERSION")),
             header,
-            verdict,
+            verdict: summary,
             period,
             interval_ms,
             coverage_ppm,
+            witnessed_coverage_ppm,
+            witness,
             days,
             gaps,
             devices,
@@ -323,7 +353,7 @@ impl Analysis {
         }
     }
 
-    fn days(&self, period: &Period) -> Vec<DayReport> {
+    fn days(&self, period: &Period, reach: Option<&WitnessReach>) -> Vec<DayReport> {
         let offset = self.opts.offset;
         let (p0, p1) = (period.from_ms as i64, period.to_ms as i64);
         let first = calendar::day_of(period.from_ms, offset);
@@ -336,6 +366,7 @@ impl Analysis {
                     day,
                     expected_ms: overlap(d0, d0 + calendar::DAY_MS, p0, p1),
                     covered_ms: 0,
+                    witnessed_ms: 0,
                     running_ms: 0,
                     coverage_ppm: 0,
                     active_devices: Vec::new(),
@@ -350,6 +381,7 @@ impl Analysis {
                 continue;
             }
             let ok = i.devs.iter().any(|d| d.ok > 0);
+            let timely = reach.is_some_and(|r| r.is_timely(i.seq));
             let (ds, de) =
                 (calendar::day_of(s as u64, offset), calendar::day_of((e - 1) as u64, offset));
             for day in ds..=de {
@@ -361,6 +393,9 @@ impl Analysis {
                 out[k].running_ms += o;
                 if ok {
                     out[k].covered_ms += o;
+                    if timely {
+                        out[k].witnessed_ms += o;
+                    }
                 }
                 if day == ds {
                     out[k].points_read += i.devs.iter().map(|x| x.read).sum::<u64>();
@@ -370,6 +405,7 @@ impl Analysis {
         }
         for (d, a) in out.iter_mut().zip(active) {
             d.covered_ms = d.covered_ms.min(d.expected_ms);
+            d.witnessed_ms = d.witnessed_ms.min(d.covered_ms);
             d.running_ms = d.running_ms.min(d.expected_ms);
             d.coverage_ppm = ppm(d.covered_ms, d.expected_ms);
             d.active_devices = a
@@ -706,6 +742,44 @@ fn summarize(v: &Verdict, anomalies: &mut Vec<Anomaly>) -> VerdictSummary {
         })
         .collect();
     VerdictSummary { intact: v.intact, witnessed: v.witnessed_size.is_some(), checks }
+}
+
+/// The witness reach as the report shows it; late-witnessed runs become anomalies.
+fn witness_summary(v: &Verdict, anomalies: &mut Vec<Anomaly>) -> WitnessSummary {
+    let Some(r) = &v.witness_reach else {
+        return WitnessSummary { trusted_witnesses: false, ..WitnessSummary::default() };
+    };
+    for run in &r.late_runs {
+        let (from, to) = (
+            calendar::format_ms(run.from_ms, UtcOffset(0)),
+            calendar::format_ms(run.to_ms, UtcOffset(0)),
+        );
+        let lag = calendar::format_duration(run.max_lag_ms);
+        anomalies.push(Anomaly {
+            severity: "warn",
+            kind: "witnessed_late",
+            seq: Some(Seqs { first: run.seq.first, last: run.seq.last }),
+            en: format!(
+                "records written {from} – {to} UTC were first cosigned by a trusted witness up to \
+                 {lag} later (allowed: {}): they could have been written after the fact and do \
+                 not count for witnessed coverage",
+                calendar::format_duration(r.max_lag_ms)
+            ),
+            zh: format!(
+                "{from} – {to}（UTC）的记录最迟在 {lag} 后才由可信见证方联署（允许 {}）：可能为事后补写，\
+                 不计入见证覆盖率",
+                calendar::format_duration(r.max_lag_ms)
+            ),
+        });
+    }
+    WitnessSummary {
+        trusted_witnesses: true,
+        max_lag_ms: r.max_lag_ms,
+        first_witnessed_seq: r.first_witnessed_seq,
+        last_witnessed_seq: r.last_witnessed_seq,
+        not_yet_witnessed: r.not_yet_witnessed,
+        witnessed_late: r.witnessed_late,
+    }
 }
 
 /// Overlap of `[a0, a1)` and `[b0, b1)`.

@@ -176,6 +176,8 @@ fn figures(h: &mut String, r: &Report) {
     let unexplained = r.gaps.iter().filter(|g| g.class == GapClass::Unexplained).count();
     let figs = [
         ("运行覆盖率", "coverage", pct(r.coverage_ppm)),
+        ("见证覆盖率", "witnessed coverage", witnessed(r)),
+        ("见证范围", "witness reach", reach(r)),
         ("设备联网率", "networked rate", format!("{} ({})", pct(n.rate_ppm), n.band)),
         (
             "联网设备 / 登记 / 总数",
@@ -195,6 +197,33 @@ fn figures(h: &mut String, r: &Report) {
         );
     }
     let _ = writeln!(h, "</div>");
+}
+
+/// Witnessed coverage, or why there is none.
+fn witnessed(r: &Report) -> String {
+    if r.witness.trusted_witnesses {
+        pct(r.witnessed_coverage_ppm)
+    } else {
+        "— (无见证方密钥 no witness key)".into()
+    }
+}
+
+/// How far the witness reaches, in one line.
+fn reach(r: &Report) -> String {
+    let w = &r.witness;
+    if !w.trusted_witnesses {
+        return "—".into();
+    }
+    let upto = match (w.first_witnessed_seq, w.last_witnessed_seq) {
+        (Some(a), Some(b)) => format!("seq {a}–{b}"),
+        _ => "无 none".into(),
+    };
+    format!(
+        "{upto} · 未见证 not yet witnessed {} · 迟见证 witnessed late {} (> {})",
+        w.not_yet_witnessed,
+        w.witnessed_late,
+        calendar::format_duration(w.max_lag_ms)
+    )
 }
 
 fn calendar_svg(h: &mut String, r: &Report, _offset: UtcOffset) {
@@ -488,8 +517,10 @@ fn definitions(h: &mut String) {
     let _ = writeln!(
         h,
         "<h2>口径说明 <span class=\"en\">How the figures are computed</span></h2><ul class=\"note\">\
-         <li>覆盖率：统计期（登记至最后一条记录）内，被“至少一台设备成功应答”的统计周期覆盖的时间占比。\
-         Coverage: share of the period (enrolment to last record) covered by usage intervals in which at least one device answered.</li>\
+         <li>覆盖率：统计期（登记或 --from 起，至 --to / --at / 生成报告之时）内，被“至少一台设备成功应答”的统计周期覆盖的时间占比；沉默或被截断的尾部会降低覆盖率。\
+         Coverage: share of the period asked for (enrolment or --from, to --to / --at / now) covered by usage intervals in which at least one device answered; silence and a cut tail lower it.</li>\
+         <li>见证覆盖率：同上，但只计入其记录在允许时延内（--max-witness-lag，默认 6 小时）由可信见证方联署的统计周期。联署只证明记录不晚于联署时间；事后补写的记录即使被联署也不计入。\
+         Witnessed coverage: the same, counting only intervals whose record a trusted witness cosigned within the allowed lag (--max-witness-lag, default 6 h). A cosignature only proves a record existed by then; records written after the fact do not count even when cosigned.</li>\
          <li>中断：每次重启造成的空档，以及同一次运行中相邻统计周期之间超过 1 秒的空档，按日志所述原因分类：停机记录（正常停机）；下次启动记录注明非正常结束且系统重启（断电）或未重启（进程被杀/崩溃）；无任何说明（原因不明）。\
          Gaps: every restart, and holes of over 1 s between usage intervals of one run, classed by what the log says: a shutdown record (clean stop); the next boot record says the run ended uncleanly with a new OS boot (power loss) or the same one (killed / crashed); nothing (unexplained).</li>\
          <li>网络中断：采集照常但 MQTT 服务器无任何确认的连续统计周期；此后确认的数据量达到中断结束时的积压量即视为已补传。\

@@ -105,6 +105,8 @@ pub struct DayReport {
     pub expected_ms: u64,
     /// Part covered by intervals with successful polls, ms.
     pub covered_ms: u64,
+    /// Part of `covered_ms` whose usage records a trusted witness cosigned in time, ms.
+    pub witnessed_ms: u64,
     /// Part covered by usage intervals at all (agent running), ms.
     pub running_ms: u64,
     /// `covered / expected` in parts per million.
@@ -247,6 +249,23 @@ pub struct Anomaly {
     pub zh: String,
 }
 
+/// How far and how timely the trusted witnesses reach into the log.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WitnessSummary {
+    /// A witness key was given.
+    pub trusted_witnesses: bool,
+    /// Lag allowed for timely witnessing, ms.
+    pub max_lag_ms: u64,
+    /// First witnessed seq.
+    pub first_witnessed_seq: Option<u64>,
+    /// Last witnessed seq.
+    pub last_witnessed_seq: Option<u64>,
+    /// Records after the last witnessed one.
+    pub not_yet_witnessed: u64,
+    /// Records witnessed later than allowed.
+    pub witnessed_late: u64,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -262,6 +281,11 @@ pub struct Report {
     pub interval_ms: Option<u64>,
     /// Coverage of the whole period, ppm.
     pub coverage_ppm: u64,
+    /// Witnessed coverage of the whole period, ppm: only intervals cosigned by a trusted
+    /// witness within the allowed lag.
+    pub witnessed_coverage_ppm: u64,
+    /// How far the trusted witnesses reach.
+    pub witness: WitnessSummary,
     /// Each day of the period.
     pub days: Vec<DayReport>,
     /// Gaps and outages, in time order.

@@ -103,7 +103,7 @@ impl Log {
             start,
             end: self.at(),
             devices: vec![device("press", ok), device("oven", 0)],
-            totals: Totals { journaled, acked, backlog, dropped: 0 },
+            totals: Totals { journaled, acked, backlog, dropped: 0, refused: 0 },
         });
         self.put(body)
     }
@@ -270,4 +270,39 @@ fn the_page_is_self_contained_and_bilingual() {
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["gaps"][0]["class"], "outage_backfilled");
     assert_eq!(json["networking"]["band"], "20–30%");
+}
+
+#[test]
+fn coverage_is_over_the_window_asked_for_so_a_silent_tail_lowers_it() {
+    let log = story();
+    let (r, _) = report_of(&log, ReportOptions::default());
+    let last = r.period.to_ms;
+    // Asked up to an hour after the last record: silence, not clipped away.
+    let (late, _) = report_of(
+        &log,
+        ReportOptions { at_ms: Some(last + 12 * MIN5), ..ReportOptions::default() },
+    );
+    assert_eq!(late.period.to_ms, last + 12 * MIN5);
+    assert!(late.coverage_ppm < r.coverage_ppm, "{} !< {}", late.coverage_ppm, r.coverage_ppm);
+    let covered: u64 = late.days.iter().map(|d| d.covered_ms).sum();
+    let expected: u64 = late.days.iter().map(|d| d.expected_ms).sum();
+    assert_eq!(covered, 8 * MIN5);
+    assert_eq!(expected, r.period.to_ms - r.period.from_ms + 12 * MIN5);
+    // --to wins over --at; --from before enrolment counts as uncovered too.
+    let (window, _) = report_of(
+        &log,
+        ReportOptions {
+            from_ms: Some(r.period.from_ms - MIN5),
+            to_ms: Some(last + MIN5),
+            at_ms: Some(last + 100 * MIN5),
+            ..ReportOptions::default()
+        },
+    );
+    assert_eq!(
+        (window.period.from_ms, window.period.to_ms),
+        (r.period.from_ms - MIN5, last + MIN5)
+    );
+    // Without a witness key, nothing is witnessed.
+    assert_eq!(late.witnessed_coverage_ppm, 0);
+    assert!(!late.witness.trusted_witnesses);
 }

@@ -50,6 +50,8 @@ pub fn unknown_gateway(origin: &str, seqs: impl IntoIterator<Item = u64>) -> New
              not stored"
         ),
         fingerprint: format!("unknown_gateway|{origin}"),
+        topic: None,
+        claimed_origin: None,
     }
 }
 
@@ -76,5 +78,7 @@ pub fn root_mismatch(origin: &str, size: u64) -> NewAnomaly {
             size.saturating_sub(1)
         ),
         fingerprint: format!("checkpoint_mismatch|{origin}|{size}"),
+        topic: None,
+        claimed_origin: None,
     }
 }

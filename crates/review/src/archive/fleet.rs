@@ -12,13 +12,18 @@
 //! - 1 *attention*: latest checkpoint not cosigned by a trusted witness (its cosignature lines
 //!   are verified against the witness keys given; without keys they count as unverified);
 //!   30-day coverage below 80 %.
+//!
+//! Every flag says where (seq range) and when (time range) it lies, so that a reviewer knows
+//! what to open. The headline counts gateways by their heaviest class. When no gateway shown
+//! has a witnessed checkpoint, the view says so once at the top instead of flagging every
+//! row: a flag that every gateway carries tells nothing about any of them.
 
 use serde::Serialize;
 
-use super::model::AnomalyKind;
+use super::model::{AnomalyKind, Span};
 use super::plan::DAY_MS;
-use super::summary::{GatewayRow, LastCheckpoint};
-use edgeproof_evidence::cosignature::{verify_cosignatures, WitnessKey};
+use super::summary::{AnomalySpan, GatewayRow, LastCheckpoint};
+use edgeproof_evidence::cosignature::WitnessKey;
 use edgeproof_evidence::note::SignedNote;
 
 /// Which gateways, as of when.
@@ -43,8 +48,87 @@ pub struct FleetOptions {
 pub struct Flag {
     /// 3 integrity, 2 missing, 1 attention.
     pub weight: u8,
+    /// `integrity`, `missing` or `attention` (by weight).
+    pub class: &'static str,
     /// What, in words (Chinese / English).
     pub text: String,
+    /// The records it concerns, overall (first to last of [`Flag::ranges`]).
+    pub seqs: Option<Span>,
+    /// When, overall: start, Unix ms.
+    pub from_ms: Option<u64>,
+    /// When, overall: end, Unix ms.
+    pub to_ms: Option<u64>,
+    /// Each place it lies (up to ten), for flags made of several rows (gaps, anomalies).
+    pub ranges: Vec<FlagRange>,
+    /// About the latest checkpoint's witness (dropped for the fleet-wide notice).
+    #[serde(skip)]
+    witness: bool,
+}
+
+/// One place a flag lies: seqs and a time range (see [`AnomalySpan`] for which clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FlagRange {
+    /// The records.
+    pub seqs: Option<Span>,
+    /// Start, Unix ms.
+    pub from_ms: Option<u64>,
+    /// End, Unix ms.
+    pub to_ms: Option<u64>,
+}
+
+/// The class word for a weight.
+pub fn class_of(weight: u8) -> &'static str {
+    match weight {
+        3.. => "integrity",
+        2 => "missing",
+        1 => "attention",
+        0 => "none",
+    }
+}
+
+impl Flag {
+    fn new(weight: u8, text: String) -> Flag {
+        Flag {
+            weight,
+            class: class_of(weight),
+            text,
+            seqs: None,
+            from_ms: None,
+            to_ms: None,
+            ranges: Vec::new(),
+            witness: false,
+        }
+    }
+
+    fn about_witness(mut self) -> Flag {
+        self.witness = true;
+        self
+    }
+
+    fn at(mut self, seqs: Option<Span>, from_ms: Option<u64>, to_ms: Option<u64>) -> Flag {
+        self.seqs = seqs;
+        self.from_ms = from_ms;
+        self.to_ms = to_ms;
+        self
+    }
+
+    /// Sets the ranges and the overall seq and time range they span.
+    fn over(mut self, spans: &[AnomalySpan]) -> Flag {
+        self.ranges = spans
+            .iter()
+            .map(|s| FlagRange { seqs: s.seqs, from_ms: s.from_ms, to_ms: s.to_ms })
+            .collect();
+        let firsts = spans.iter().filter_map(|s| s.seqs);
+        self.seqs = firsts
+            .clone()
+            .map(|s| s.first)
+            .min()
+            .zip(firsts.map(|s| s.last).max())
+            .map(|(first, last)| Span { first, last });
+        self.from_ms = spans.iter().filter_map(|s| s.from_ms).min();
+        self.to_ms = spans.iter().filter_map(|s| s.to_ms).max();
+        self
+    }
 }
 
 /// The latest checkpoint, for the view.
@@ -100,6 +184,19 @@ impl FleetRow {
     }
 }
 
+/// Gateways shown, by their heaviest flag's class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Headline {
+    /// With an integrity flag (something altered or forged).
+    pub integrity: usize,
+    /// Whose heaviest flag is missing evidence (gaps, silence).
+    pub missing: usize,
+    /// Whose heaviest flag needs attention (no witness, low coverage).
+    pub attention: usize,
+    /// Without flags.
+    pub clean: usize,
+}
+
 /// The fleet view.
 #[derive(Clone, Debug, Serialize)]
 pub struct Fleet {
@@ -109,6 +206,11 @@ pub struct Fleet {
     pub filter: String,
     /// Gateways registered in all.
     pub registered: usize,
+    /// Counts by class.
+    pub headline: Headline,
+    /// Said once at the top when no gateway shown has a witnessed checkpoint (and then no
+    /// row carries a witness flag); `None` when some have.
+    pub witness_notice: Option<String>,
     /// The rows, worst first.
     pub rows: Vec<FleetRow>,
 }
@@ -148,7 +250,9 @@ fn flags(
     cp: Option<&CheckpointView>,
 ) -> Vec<Flag> {
     let mut out = Vec::new();
+    let none = Vec::new();
     for (kind, (n, seqs)) in &row.anomalies {
+        let spans = row.spans.get(kind).unwrap_or(&none);
         let (weight, text) = match kind {
             AnomalyKind::Gap => {
                 (2, format!("缺失 {seqs} 条记录 / {seqs} record(s) missing in {n} gap(s)"))
@@ -156,46 +260,67 @@ fn flags(
             AnomalyKind::UnknownGateway => continue,
             k => (3, format!("{} × {n}", integrity_label(*k))),
         };
-        out.push(Flag { weight, text });
+        out.push(Flag::new(weight, text).over(spans));
     }
     // The gateway's own time of its latest record: what arrived late still counts.
     let last = row.last_wall_ms;
+    let after_last = row.horizon.map(|h| Span { first: h + 1, last: h + 1 });
     match last {
-        None => {
-            out.push(Flag { weight: 2, text: "从未收到证据 / no evidence received".into() })
+        None => out.push(Flag::new(2, "从未收到证据 / no evidence received".into()).at(
+            None,
+            row.last_received_ms,
+            Some(opts.now_ms),
+        )),
+        Some(t) if opts.now_ms.saturating_sub(t) > opts.silent_after_ms => {
+            out.push(
+                Flag::new(2, format!("静默 {0} / silent for {0}", duration_words(opts.now_ms - t)))
+                    .at(after_last, Some(t), Some(opts.now_ms)),
+            )
         }
-        Some(t) if opts.now_ms.saturating_sub(t) > opts.silent_after_ms => out.push(Flag {
-            weight: 2,
-            text: format!("静默 {0} / silent for {0}", duration_words(opts.now_ms - t)),
-        }),
         Some(_) => {}
     }
+    let whole = |size: u64| size.checked_sub(1).map(|last| Span { first: 0, last });
     match cp {
         Some(c) if c.witnessed => {}
-        Some(c) if c.other_signatures > 0 => out.push(Flag {
-            weight: 1,
-            text: "最新检查点的见证签名未经可信见证人验证 / latest checkpoint cosigned, but by no \
-                   trusted witness (--witness-key)"
-                .into(),
-        }),
-        Some(_) => out.push(Flag {
-            weight: 1,
-            text: "最新检查点无见证 / latest checkpoint not witnessed".into(),
-        }),
-        None if row.records > 0 => {
-            out.push(Flag { weight: 1, text: "无检查点 / no checkpoint".into() })
-        }
+        Some(c) if c.other_signatures > 0 => out.push(
+            Flag::new(
+                1,
+                "最新检查点的见证签名未经可信见证人验证 / latest checkpoint cosigned, but by no \
+                 trusted witness (--witness-key)"
+                    .into(),
+            )
+            .at(whole(c.size), Some(c.received_ms), Some(c.received_ms))
+            .about_witness(),
+        ),
+        Some(c) => out.push(
+            Flag::new(1, "最新检查点无见证 / latest checkpoint not witnessed".into())
+                .at(whole(c.size), Some(c.received_ms), Some(c.received_ms))
+                .about_witness(),
+        ),
+        None if row.records > 0 => out.push(Flag::new(1, "无检查点 / no checkpoint".into()).at(
+            row.horizon.map(|h| Span { first: 0, last: h }),
+            row.first_wall_ms,
+            row.last_wall_ms,
+        )),
         None => {}
     }
     if row.records > 0 && cov30 < 800_000 {
-        out.push(Flag {
-            weight: 1,
-            text: format!(
-                "30 天覆盖率 {0}.{1}% / 30-day coverage {0}.{1}%",
-                cov30 / 10_000,
-                cov30 / 1_000 % 10
+        let window_start = opts.now_ms.saturating_sub(30 * DAY_MS);
+        out.push(
+            Flag::new(
+                1,
+                format!(
+                    "30 天覆盖率 {0}.{1}% / 30-day coverage {0}.{1}%",
+                    cov30 / 10_000,
+                    cov30 / 1_000 % 10
+                ),
+            )
+            .at(
+                None,
+                Some(window_start.max(row.first_wall_ms.unwrap_or(window_start))),
+                Some(opts.now_ms),
             ),
-        });
+        );
     }
     out.sort_by_key(|f| std::cmp::Reverse(f.weight));
     out
@@ -213,14 +338,26 @@ pub fn integrity_label(k: AnomalyKind) -> &'static str {
         AnomalyKind::CheckpointMismatch => "检查点与记录不符 / checkpoint ≠ records",
         AnomalyKind::Gap => "缺失 / gaps",
         AnomalyKind::UnknownGateway => "未登记网关 / unregistered gateway",
+        AnomalyKind::Misrouted => {
+            "在本网关主题上发布他人证据 / misrouted: another log's evidence on its topic"
+        }
     }
 }
 
 /// The latest checkpoint with its cosignatures checked against the trusted witnesses.
 fn checkpoint_view(c: &LastCheckpoint, witnesses: &[WitnessKey]) -> CheckpointView {
-    let trusted = SignedNote::parse(&c.note).map_or(0, |note| {
-        witnesses.iter().filter(|w| verify_cosignatures(&note, w).is_ok()).count() as u64
-    });
+    // Line by line: an unverifiable line under a witness's name (stored by an older
+    // collector) must not hide that witness's valid one; lines the collector kept apart count
+    // when they verify under a key given here.
+    let lines: Vec<String> = SignedNote::parse(&c.note)
+        .map(|n| n.signatures.iter().map(|s| s.line()).collect())
+        .unwrap_or_default();
+    let lines = lines.iter().map(String::as_str).chain(c.unverified.lines());
+    let verified = super::export::cosigned_by(&c.note, lines, witnesses);
+    let trusted = witnesses
+        .iter()
+        .filter(|w| verified.iter().any(|l| l.starts_with(&format!("\u{2014} {} ", w.name))))
+        .count() as u64;
     CheckpointView {
         size: c.size,
         witnessed: trusted > 0,
@@ -268,6 +405,26 @@ pub fn summarize(rows: Vec<GatewayRow>, opts: &FleetOptions) -> Fleet {
             }
         })
         .collect();
+    // Nobody witnessed: one notice instead of the same flag on every row.
+    let witness_notice = (!out.is_empty()
+        && !out.iter().any(|r| r.checkpoint.as_ref().is_some_and(|c| c.witnessed)))
+    .then(|| {
+        for r in &mut out {
+            r.flags.retain(|f| !f.witness);
+        }
+        if opts.witnesses.is_empty() {
+            "没有给出见证人公钥，见证签名未检查；所有网关均未见证 / no witness key given \
+             (--witness-key): no gateway counts as witnessed"
+                .to_string()
+        } else {
+            format!(
+                "没有网关的最新检查点经可信见证人（{} 个）签名 / no gateway's latest checkpoint is \
+                 cosigned by a trusted witness ({} key(s) given)",
+                opts.witnesses.len(),
+                opts.witnesses.len()
+            )
+        }
+    });
     out.sort_by(|a, b| {
         b.weight()
             .cmp(&a.weight())
@@ -281,7 +438,16 @@ pub fn summarize(rows: Vec<GatewayRow>, opts: &FleetOptions) -> Fleet {
             .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v}")))
             .collect::<Vec<_>>()
             .join(", ");
-    Fleet { now_ms: opts.now_ms, filter, registered, rows: out }
+    let mut headline = Headline::default();
+    for r in &out {
+        match r.weight() {
+            3.. => headline.integrity += 1,
+            2 => headline.missing += 1,
+            1 => headline.attention += 1,
+            0 => headline.clean += 1,
+        }
+    }
+    Fleet { now_ms: opts.now_ms, filter, registered, headline, witness_notice, rows: out }
 }
 
 #[cfg(test)]
@@ -308,6 +474,8 @@ mod tests {
                 city: city.into(),
                 enterprise: String::new(),
                 project: "P".into(),
+                topic_prefix: format!("edgeproof/{gw}"),
+                mqtt_user: gw.into(),
             },
             records: 100,
             horizon: Some(99),
@@ -319,6 +487,7 @@ mod tests {
                 .collect(),
             last_checkpoint: Some(witnessed_checkpoint()),
             anomalies: anomalies.iter().map(|&(k, n, s)| (k, (n, s))).collect::<BTreeMap<_, _>>(),
+            spans: BTreeMap::new(),
         }
     }
 
@@ -342,6 +511,7 @@ mod tests {
             received_ms: NOW,
             root_checked: 1,
             note: note.to_text(),
+            unverified: String::new(),
         }
     }
 
@@ -376,15 +546,42 @@ mod tests {
         assert!(f.rows[4].flags.is_empty());
         let fine = f.rows[4].checkpoint.as_ref().unwrap();
         assert!(fine.witnessed && fine.trusted_cosignatures == 1);
-        // Without the witness's key the cosignature counts for nothing.
+        assert_eq!(
+            f.headline,
+            Headline { integrity: 1, missing: 2, attention: 1, clean: 1 },
+            "forged; gappy, silent; idle; fine"
+        );
+        assert_eq!(f.witness_notice, None);
+        // Without the witness's key the cosignature counts for nothing, for every gateway:
+        // said once, not on every row.
         opts.witnesses.clear();
         let f = summarize(rows.clone(), &opts);
-        assert!(f
-            .rows
-            .iter()
-            .all(|r| r.flags.iter().any(|f| f.text.contains("no trusted witness"))));
+        assert!(f.witness_notice.as_deref().is_some_and(|n| n.contains("no witness key given")));
+        assert!(f.rows.iter().all(|r| !r.flags.iter().any(|f| f.text.contains("witness"))));
+        assert_eq!(f.headline.clean, 1, "fine stays clean");
         opts.witnesses = vec![witness()];
         opts.city = None;
         assert_eq!(summarize(rows, &opts).rows[0].gateway, "elsewhere");
+    }
+
+    /// A cosignature the collector kept apart (it did not know the witness) counts when it
+    /// verifies under a key the reader gives; garbage under the same name never does.
+    #[test]
+    fn lines_kept_apart_count_only_when_they_verify_here() {
+        let mut c = witnessed_checkpoint();
+        let note = SignedNote::parse(&c.note).unwrap();
+        let valid = note.signatures[1].line();
+        let mut bad = note.signatures[1].clone();
+        bad.sig[30] ^= 1;
+        c.note =
+            SignedNote { text: note.text.clone(), signatures: vec![note.signatures[0].clone()] }
+                .to_text();
+        c.signatures = 1;
+        c.unverified = bad.line();
+        assert!(!checkpoint_view(&c, &[witness()]).witnessed);
+        c.unverified = format!("{}\n{valid}", bad.line());
+        let v = checkpoint_view(&c, &[witness()]);
+        assert!(v.witnessed && v.trusted_cosignatures == 1, "{v:?}");
+        assert!(!checkpoint_view(&c, &[]).witnessed);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::fleet::{Fleet, FleetRow};
+use super::fleet::{Flag, Fleet, FleetRow};
 use edgeproof_evidence::report::calendar::{format_ms, UtcOffset};
 use edgeproof_evidence::report::html::esc;
 
@@ -22,6 +22,9 @@ tr.w3 td:first-child{border-left:6px solid #b3261e}tr.w2 td:first-child{border-l
 tr.w1 td:first-child{border-left:6px solid #f2c14e}tr.w0 td:first-child{border-left:6px solid #1f7a3a}
 .f3{color:#b3261e;font-weight:bold}.f2{color:#9a5b00;font-weight:bold}.f1{color:#44617b}
 .note{font-size:12px;color:#44617b}svg{vertical-align:middle}
+.fig.c3 .v{color:#b3261e}.fig.c2 .v{color:#9a5b00}.fig.c1 .v{color:#44617b}.fig.c0 .v{color:#1f7a3a}
+.notice{background:#fff8e1;border:1px solid #f2c14e;border-radius:6px;padding:8px 12px;margin:8px 0}
+.where{font-size:11px;color:#5b6b7b;font-weight:normal}
 ";
 
 fn pct(ppm: u64) -> String {
@@ -71,7 +74,14 @@ fn row_html(h: &mut String, i: usize, r: &FleetRow, offset: UtcOffset) {
     } else {
         r.flags
             .iter()
-            .map(|f| format!("<div class=\"f{}\">{}</div>", f.weight, esc(&f.text)))
+            .map(|f| {
+                format!(
+                    "<div class=\"f{}\">{}<br><span class=\"where\">{}</span></div>",
+                    f.weight,
+                    esc(&f.text),
+                    esc(&flag_where(f, offset))
+                )
+            })
             .collect::<String>()
     };
     let _ = writeln!(
@@ -95,11 +105,38 @@ fn row_html(h: &mut String, i: usize, r: &FleetRow, offset: UtcOffset) {
     );
 }
 
+/// Where and when a flag lies, in words: its seq range and time range, and each range when
+/// there are several.
+pub fn flag_where(f: &Flag, offset: UtcOffset) -> String {
+    let time = |from: Option<u64>, to: Option<u64>| match (from, to) {
+        (Some(a), Some(b)) if a == b => format_ms(a, offset),
+        (a, b) => format!(
+            "{} – {}",
+            a.map_or("…".to_string(), |t| format_ms(t, offset)),
+            b.map_or("…".to_string(), |t| format_ms(t, offset))
+        ),
+    };
+    let one = |seqs: Option<crate::archive::Span>, from: Option<u64>, to: Option<u64>| {
+        let mut parts = Vec::new();
+        if let Some(s) = seqs {
+            parts.push(s.to_string());
+        }
+        if from.is_some() || to.is_some() {
+            parts.push(time(from, to));
+        }
+        parts.join(" · ")
+    };
+    if f.ranges.len() > 1 {
+        f.ranges.iter().map(|r| one(r.seqs, r.from_ms, r.to_ms)).collect::<Vec<_>>().join("; ")
+    } else {
+        one(f.seqs, f.from_ms, f.to_ms)
+    }
+}
+
 /// Renders the page; times shown in `offset`.
 pub fn render(f: &Fleet, offset: UtcOffset) -> String {
     let mut h = String::with_capacity(1024 + 1024 * f.rows.len());
-    let flagged = f.rows.iter().filter(|r| r.weight() > 0).count();
-    let integrity = f.rows.iter().filter(|r| r.weight() >= 3).count();
+    let hl = f.headline;
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
@@ -107,15 +144,22 @@ pub fn render(f: &Fleet, offset: UtcOffset) -> String {
          <body><main>\n<h1>设备使用证据总览 <span class=\"en\">Fleet evidence summary</span></h1>\n\
          <p class=\"note\">截至 as of {} · 筛选 filter: {}</p>\n<div class=\"figs\">\
          <div class=\"fig\"><div class=\"v\">{}</div>网关 gateways shown (of {} registered)</div>\
-         <div class=\"fig\"><div class=\"v\">{}</div>有红旗 with red flags</div>\
-         <div class=\"fig\"><div class=\"v\">{}</div>完整性问题 integrity problems</div></div>\n",
+         <div class=\"fig c3\"><div class=\"v\">{}</div>完整性问题 integrity</div>\
+         <div class=\"fig c2\"><div class=\"v\">{}</div>证据缺失 missing evidence</div>\
+         <div class=\"fig c1\"><div class=\"v\">{}</div>需注意 attention</div>\
+         <div class=\"fig c0\"><div class=\"v\">{}</div>无红旗 no flags</div></div>\n",
         esc(&format_ms(f.now_ms, offset)),
         if f.filter.is_empty() { "—".to_string() } else { esc(&f.filter) },
         f.rows.len(),
         f.registered,
-        flagged,
-        integrity,
+        hl.integrity,
+        hl.missing,
+        hl.attention,
+        hl.clean,
     );
+    if let Some(n) = &f.witness_notice {
+        let _ = writeln!(h, "<p class=\"notice\">见证 Witness: {}</p>", esc(n));
+    }
     h.push_str(
         "<table><thead><tr><th>#</th><th>网关 Gateway</th><th>城市 City</th>\
          <th>企业 Enterprise</th><th>项目 Project</th><th>记录 Records</th>\
@@ -130,7 +174,9 @@ pub fn render(f: &Fleet, offset: UtcOffset) -> String {
         "</tbody></table>\n<p class=\"note\">最严重的在前：完整性问题（冲突、签名无效、链接断裂、\
          检查点不符）、缺失（记录缺口、静默）、注意（无见证、覆盖率低于 80%）。Worst first: integrity \
          (conflicts, bad signatures, broken links, checkpoint problems), missing (gaps, silence), \
-         attention (no witness cosignature, coverage below 80 %). Coverage = time covered by usage \
+         attention (no witness cosignature, coverage below 80 %); each gateway counts once, under its \
+         heaviest flag. Under each flag: the seqs it concerns and when (gaps: the gateway's time \
+         of the records around them; other anomalies: when the collector received them). Coverage = time covered by usage \
          intervals in which a device answered, over the window (from enrolment if later). Each \
          gateway's full report: <code>edgeproof report --db … --gateway ID</code>.</p>\n\
          </main></body></html>\n",

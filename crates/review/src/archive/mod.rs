@@ -41,5 +41,6 @@ pub mod store;
 pub mod summary;
 
 pub use error::ArchiveError;
+pub use export::cosigned_by;
 pub use model::{Anomaly, AnomalyKind, Arrival, BatchOutcome, Registration, Span};
 pub use store::Archive;

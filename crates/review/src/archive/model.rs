@@ -20,6 +20,29 @@ pub struct Registration {
     pub enterprise: String,
     /// Project id.
     pub project: String,
+    /// The topic prefix it publishes under (its `mqtt.topic_prefix`, default
+    /// `edgeproof/<gateway id>`): only messages on `<prefix>/evidence` and
+    /// `<prefix>/checkpoint` count for it.
+    pub topic_prefix: String,
+    /// Its MQTT user name, for the broker ACL (`collect acl`); default the gateway id.
+    pub mqtt_user: String,
+}
+
+impl Registration {
+    /// A gateway with the agent's defaults: origin and topic prefix `edgeproof/<gateway>`,
+    /// MQTT user = gateway id, no city, enterprise or project.
+    pub fn new(gateway: &str, public_key: &str) -> Registration {
+        Registration {
+            gateway: gateway.into(),
+            origin: format!("edgeproof/{gateway}"),
+            public_key: public_key.into(),
+            city: String::new(),
+            enterprise: String::new(),
+            project: String::new(),
+            topic_prefix: format!("edgeproof/{gateway}"),
+            mqtt_user: gateway.into(),
+        }
+    }
 }
 
 /// An inclusive seq range.
@@ -81,11 +104,14 @@ pub enum AnomalyKind {
     CheckpointFork,
     /// A checkpoint whose root is not the tree of the stored records it covers.
     CheckpointMismatch,
+    /// A message whose payload names another log than the gateway whose topic it came on:
+    /// recorded against that topic's gateway, never stored for the log it names.
+    Misrouted,
 }
 
 impl AnomalyKind {
     /// Every kind.
-    pub const ALL: [AnomalyKind; 9] = [
+    pub const ALL: [AnomalyKind; 10] = [
         AnomalyKind::Gap,
         AnomalyKind::Conflict,
         AnomalyKind::BadSignature,
@@ -95,6 +121,7 @@ impl AnomalyKind {
         AnomalyKind::BadCheckpoint,
         AnomalyKind::CheckpointFork,
         AnomalyKind::CheckpointMismatch,
+        AnomalyKind::Misrouted,
     ];
 
     /// The stored spelling.
@@ -109,6 +136,7 @@ impl AnomalyKind {
             AnomalyKind::BadCheckpoint => "bad_checkpoint",
             AnomalyKind::CheckpointFork => "checkpoint_fork",
             AnomalyKind::CheckpointMismatch => "checkpoint_mismatch",
+            AnomalyKind::Misrouted => "misrouted",
         }
     }
 
@@ -131,6 +159,10 @@ pub struct NewAnomaly {
     pub detail: String,
     /// Identifies the same problem delivered again (MQTT is at least once).
     pub fingerprint: String,
+    /// The topic the message came on, when a message is involved.
+    pub topic: Option<String>,
+    /// The origin the message's payload named, when it names one.
+    pub claimed_origin: Option<String>,
 }
 
 /// A stored anomaly.
@@ -148,6 +180,11 @@ pub struct Anomaly {
     pub count: u64,
     /// First seen, Unix ms.
     pub first_seen_ms: u64,
+    /// The topic the message came on (none for gaps and root mismatches, and in rows stored
+    /// before schema version 2).
+    pub topic: Option<String>,
+    /// The origin the message's payload named.
+    pub claimed_origin: Option<String>,
 }
 
 /// A record whose signature verified under its gateway's registered key.
@@ -180,8 +217,11 @@ pub struct VerifiedCheckpointNote {
     pub size: u64,
     /// Root hash.
     pub root: Hash,
-    /// The note as received (gateway signature and any cosignatures).
+    /// The note with its verified signature lines only: the gateway's, and cosignatures that
+    /// verified under a trusted witness key.
     pub note: String,
+    /// The other signature lines it carried (unknown witnesses, garbage), kept apart.
+    pub unverified: Vec<String>,
 }
 
 /// One message after verification, ready for the archive.

@@ -36,9 +36,15 @@ pub struct Link {
 pub struct StoredCheckpoint {
     /// Root hash.
     pub root: Hash,
-    /// The note with every signature line kept so far.
+    /// The note with every verified signature line kept so far.
     pub note: String,
+    /// Unverified signature lines kept apart, one per line (see [`MAX_UNVERIFIED`]).
+    pub unverified: String,
 }
+
+/// Most unverified signature lines kept per checkpoint: enough to see what someone appended,
+/// never a way to grow a row without bound.
+pub const MAX_UNVERIFIED: usize = 16;
 
 /// What the archive holds for one gateway, as far as a batch needs it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,6 +86,8 @@ pub enum CheckpointWrite {
         note: String,
         /// Signature lines in it.
         signatures: u64,
+        /// Unverified lines, kept apart.
+        unverified: String,
     },
     /// New signature lines for a stored size.
     Merge {
@@ -89,6 +97,8 @@ pub enum CheckpointWrite {
         note: String,
         /// Signature lines in it.
         signatures: u64,
+        /// Unverified lines, kept apart.
+        unverified: String,
     },
 }
 
@@ -150,6 +160,8 @@ pub fn plan_origin(
                         r.leaf, link.leaf
                     ),
                     fingerprint: format!("conflict|{origin}|{}|{}", r.seq, r.leaf),
+                    topic: None,
+                    claimed_origin: None,
                 });
             }
             continue;
@@ -214,6 +226,8 @@ fn check_links(origin: &str, state: &OriginState, seq: u64, out: &mut Vec<NewAno
         seqs: Some(Span::one(at)),
         detail,
         fingerprint: format!("broken_link|{origin}|{at}"),
+        topic: None,
+        claimed_origin: None,
     };
     if let Some(want) = want {
         if me.prev != want {
@@ -260,13 +274,17 @@ fn plan_checkpoint(
 ) {
     match state.checkpoints.get(&cp.size) {
         None => {
+            let unverified = merge_lines("", &cp.unverified).unwrap_or_default();
             plan.checkpoints.push(CheckpointWrite::Insert {
                 size: cp.size,
                 root: cp.root,
                 note: cp.note.clone(),
                 signatures: signature_lines(&cp.note),
+                unverified: unverified.clone(),
             });
-            state.checkpoints.insert(cp.size, StoredCheckpoint { root: cp.root, note: cp.note });
+            state
+                .checkpoints
+                .insert(cp.size, StoredCheckpoint { root: cp.root, note: cp.note, unverified });
         }
         Some(stored) if stored.root != cp.root => plan.anomalies.push(NewAnomaly {
             origin: origin.into(),
@@ -278,21 +296,45 @@ fn plan_checkpoint(
                 cp.size, stored.root, cp.root
             ),
             fingerprint: format!("checkpoint_fork|{origin}|{}|{}", cp.size, cp.root),
+            topic: None,
+            claimed_origin: None,
         }),
         Some(stored) => {
-            if let Some(merged) = merge_notes(&stored.note, &cp.note) {
-                let signatures = signature_lines(&merged);
-                plan.checkpoints.push(CheckpointWrite::Merge {
-                    size: cp.size,
-                    note: merged.clone(),
-                    signatures,
-                });
-                if let Some(s) = state.checkpoints.get_mut(&cp.size) {
-                    s.note = merged;
-                }
+            let note = merge_notes(&stored.note, &cp.note);
+            let unverified = merge_lines(&stored.unverified, &cp.unverified);
+            if note.is_none() && unverified.is_none() {
+                return;
+            }
+            let note = note.unwrap_or_else(|| stored.note.clone());
+            let unverified = unverified.unwrap_or_else(|| stored.unverified.clone());
+            plan.checkpoints.push(CheckpointWrite::Merge {
+                size: cp.size,
+                note: note.clone(),
+                signatures: signature_lines(&note),
+                unverified: unverified.clone(),
+            });
+            if let Some(s) = state.checkpoints.get_mut(&cp.size) {
+                s.note = note;
+                s.unverified = unverified;
             }
         }
     }
+}
+
+/// `stored` (lines joined by newlines) with the lines of `new` it lacks, up to
+/// [`MAX_UNVERIFIED`] lines; `None` if nothing changes.
+fn merge_lines(stored: &str, new: &[String]) -> Option<String> {
+    let mut lines: Vec<&str> = stored.lines().filter(|l| !l.is_empty()).collect();
+    let before = lines.len();
+    for l in new {
+        if lines.len() >= MAX_UNVERIFIED {
+            break;
+        }
+        if !lines.contains(&l.as_str()) {
+            lines.push(l);
+        }
+    }
+    (lines.len() > before).then(|| lines.join("\n"))
 }
 
 /// Signature lines of a note (0 if it does not parse).
@@ -409,6 +451,7 @@ mod tests {
             size,
             root: Hash([root; 32]),
             note: note.into(),
+            unverified: vec![],
         }
     }
 
@@ -437,7 +480,12 @@ mod tests {
         let p = plan_origin("o", &mut state, vec![], vec![cp(3, 0, &cosigned)]);
         assert_eq!(
             p.checkpoints,
-            vec![CheckpointWrite::Merge { size: 3, note: cosigned.clone(), signatures: 2 }]
+            vec![CheckpointWrite::Merge {
+                size: 3,
+                note: cosigned.clone(),
+                signatures: 2,
+                unverified: String::new()
+            }]
         );
         let p = plan_origin("o", &mut state, vec![], vec![cp(3, 0, &plain)]);
         assert!(p.checkpoints.is_empty(), "nothing new");

@@ -74,7 +74,7 @@ impl Archive {
     pub async fn ingest(&self, arrivals: Vec<Arrival>) -> Result<BatchOutcome, ArchiveError> {
         match self {
             Archive::Sqlite(a) => a.ingest(arrivals, now_ms()).await,
-            Archive::Postgres(a) => a.ingest(arrivals, now_ms()).await,
+            Archive::Postgres(a) => a.bounded("ingest", a.ingest(arrivals, now_ms())).await,
         }
     }
 
@@ -96,6 +96,44 @@ impl Archive {
         match self {
             Archive::Sqlite(a) => a.checkpoints(origin.into()).await,
             Archive::Postgres(a) => a.checkpoints(origin).await,
+        }
+    }
+
+    /// Signature lines kept apart for `origin`'s checkpoints (size, line): neither the
+    /// gateway's nor a trusted witness's verified cosignature.
+    pub async fn unverified_signatures(
+        &self,
+        origin: &str,
+    ) -> Result<Vec<(u64, String)>, ArchiveError> {
+        let rows = match self {
+            Archive::Sqlite(a) => a.unverified(origin.into()).await?,
+            Archive::Postgres(a) => a.unverified(origin).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .flat_map(|(size, text)| {
+                text.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| (size, l.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect())
+    }
+
+    /// Registers a witness whose cosignatures the collector verifies (C2SP vkey, type 0x04),
+    /// or replaces the key of one registered under the same name.
+    pub async fn register_witness(&self, name: &str, vkey: &str) -> Result<(), ArchiveError> {
+        match self {
+            Archive::Sqlite(a) => a.register_witness(name.into(), vkey.into(), now_ms()).await,
+            Archive::Postgres(a) => a.register_witness(name, vkey, now_ms()).await,
+        }
+    }
+
+    /// The registered witnesses' vkeys.
+    pub async fn witnesses(&self) -> Result<Vec<String>, ArchiveError> {
+        match self {
+            Archive::Sqlite(a) => a.witnesses().await,
+            Archive::Postgres(a) => a.witnesses().await,
         }
     }
 
@@ -160,6 +198,8 @@ pub(super) fn anomaly_row(
     detail: String,
     count: i64,
     first_seen_ms: i64,
+    topic: Option<String>,
+    claimed_origin: Option<String>,
 ) -> Result<Anomaly, ArchiveError> {
     let kind = AnomalyKind::parse(kind).ok_or_else(|| ArchiveError::Corrupt {
         db: db.to_string(),
@@ -176,5 +216,7 @@ pub(super) fn anomaly_row(
         detail,
         count: count as u64,
         first_seen_ms: first_seen_ms as u64,
+        topic,
+        claimed_origin,
     })
 }

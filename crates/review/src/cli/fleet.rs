@@ -92,14 +92,20 @@ async fn write(args: FleetArgs) -> anyhow::Result<()> {
         let text = serde_json::to_vec_pretty(&fleet).context("encoding the summary as JSON")?;
         std::fs::write(path, text).with_context(|| format!("{}", path.display()))?;
     }
-    let flagged = fleet.rows.iter().filter(|r| r.weight() > 0).count();
+    let hl = fleet.headline;
     println!(
-        "{} gateways ({} registered) · {} with red flags · {} with integrity problems",
+        "{} gateways ({} registered) · {} integrity · {} missing evidence · {} attention · {} \
+         without flags",
         fleet.rows.len(),
         fleet.registered,
-        flagged,
-        fleet.rows.iter().filter(|r| r.weight() >= 3).count()
+        hl.integrity,
+        hl.missing,
+        hl.attention,
+        hl.clean
     );
+    if let Some(n) = &fleet.witness_notice {
+        println!("witness: {n}");
+    }
     println!("wrote {}", args.html.display());
     Ok(())
 }

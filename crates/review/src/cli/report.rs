@@ -50,6 +50,16 @@ pub struct ReportArgs {
     pub from: Option<String>,
     /// Period end.
     pub to: Option<String>,
+    /// Expected gateway id.
+    pub expect_gateway: Option<String>,
+    /// Expected USCC.
+    pub uscc: Option<String>,
+    /// Expected project.
+    pub project: Option<String>,
+    /// Longest lag for a record to count as timely witnessed.
+    pub max_witness_lag: std::time::Duration,
+    /// End of the default period (default: now).
+    pub at: Option<String>,
 }
 
 /// Writes the report(s).
@@ -62,8 +72,9 @@ pub fn run(args: ReportArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return cannot(format!("--utc-offset: {e}")),
     };
-    let mut times = [None, None];
-    for (slot, (flag, t)) in times.iter_mut().zip([("--from", &args.from), ("--to", &args.to)]) {
+    let mut times = [None, None, None];
+    let flags = [("--from", &args.from), ("--to", &args.to), ("--at", &args.at)];
+    for (slot, (flag, t)) in times.iter_mut().zip(flags) {
         if let Some(t) = t {
             match parse_time(t, offset) {
                 Ok(ms) => *slot = Some(ms),
@@ -75,10 +86,19 @@ pub fn run(args: ReportArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => return cannot(format!("--public-key: {e}")),
     };
+    let mut witnesses = Vec::new();
+    for path in &args.witness_keys {
+        match VerifierKey::load(path)
+            .and_then(|v| WitnessKey::from_vkey(v, &path.display().to_string()))
+        {
+            Ok(w) => witnesses.push(w),
+            Err(e) => return cannot(format!("--witness-key: {e}")),
+        }
+    }
     // From an archive: rebuild the gateway's bundle into a temporary file first.
     let (bundle, registered, collected, _cleanup) = match &args.source {
         Source::Bundle(path) => (path.clone(), None, Vec::new(), None),
-        Source::Archive { db, gateway } => match rebuild(db, gateway) {
+        Source::Archive { db, gateway } => match rebuild(db, gateway, &witnesses) {
             Ok((path, key, anomalies)) => {
                 (path.clone(), Some(key), anomalies, Some(RemoveOnDrop(path)))
             }
@@ -89,15 +109,13 @@ pub fn run(args: ReportArgs) -> ExitCode {
         return cannot("--public-key is required with a bundle".into());
     };
     let mut verify = VerifyOptions::new(key);
-    for path in &args.witness_keys {
-        match VerifierKey::load(path)
-            .and_then(|v| WitnessKey::from_vkey(v, &path.display().to_string()))
-        {
-            Ok(w) => verify.witnesses.push(w),
-            Err(e) => return cannot(format!("--witness-key: {e}")),
-        }
-    }
-    let opts = ReportOptions { offset, from_ms: times[0], to_ms: times[1] };
+    verify.witnesses = witnesses;
+    verify.gateway = args.expect_gateway.clone();
+    verify.uscc = args.uscc.clone();
+    verify.project = args.project.clone();
+    verify.max_witness_lag_ms = u64::try_from(args.max_witness_lag.as_millis()).unwrap_or(u64::MAX);
+    let at_ms = times[2].unwrap_or_else(edgeproof_evidence::report::analysis::now_ms);
+    let opts = ReportOptions { offset, from_ms: times[0], to_ms: times[1], at_ms: Some(at_ms) };
     let (report, verdict) = match report_file(&bundle, &verify, opts) {
         Ok(r) => r,
         Err(e) => return cannot(e.to_string()),
@@ -120,13 +138,15 @@ pub fn run(args: ReportArgs) -> ExitCode {
         .filter(|g| g.class == edgeproof_evidence::report::GapClass::Unexplained)
         .count();
     println!(
-        "{} · {} – {} · {} records · coverage {}.{}% · networked {} ({}) · {} gaps ({} unexplained) · {} findings",
+        "{} · {} – {} · {} records · coverage {}.{}% · witnessed coverage {}.{}% · networked {} ({}) · {} gaps ({} unexplained) · {} findings",
         if verdict.intact { "INTACT 完整" } else { "FAILED 未通过" },
         format_ms(report.period.from_ms, offset),
         format_ms(report.period.to_ms, offset),
         report.header.records,
         report.coverage_ppm / 10_000,
         report.coverage_ppm / 1_000 % 10,
+        report.witnessed_coverage_ppm / 10_000,
+        report.witnessed_coverage_ppm / 1_000 % 10,
         report.networking.active,
         report.networking.band,
         report.gaps.len(),
@@ -162,9 +182,14 @@ pub fn run(args: ReportArgs) -> ExitCode {
     }
 }
 
-/// Rebuilds `gateway`'s bundle from the archive `db` into a temporary file; returns its path,
-/// the registered key, and the anomalies the collector recorded for it other than gaps.
-fn rebuild(db: &str, gateway: &str) -> anyhow::Result<(PathBuf, PublicKey, Vec<Anomaly>)> {
+/// Rebuilds `gateway`'s bundle from the archive `db` into a temporary file (cosignature lines
+/// the collector kept apart included when they verify under one of `witnesses`); returns its
+/// path, the registered key, and the anomalies the collector recorded for it other than gaps.
+fn rebuild(
+    db: &str,
+    gateway: &str,
+    witnesses: &[WitnessKey],
+) -> anyhow::Result<(PathBuf, PublicKey, Vec<Anomaly>)> {
     use anyhow::Context as _;
     super::runtime().block_on(async {
         let archive = edgeproof_review::archive::Archive::open_existing(db).await?;
@@ -181,7 +206,10 @@ fn rebuild(db: &str, gateway: &str) -> anyhow::Result<(PathBuf, PublicKey, Vec<A
             .with_context(|| format!("cannot create {}", path.display()))?;
         let mut out = std::io::BufWriter::new(file);
         let guard = RemoveOnDrop(path.clone());
-        let n = edgeproof_review::archive::export::write_bundle(&archive, &reg, &mut out).await?;
+        let n = edgeproof_review::archive::export::write_bundle_for(
+            &archive, &reg, witnesses, &mut out,
+        )
+        .await?;
         std::mem::forget(guard);
         tracing::info!(gateway, records = n, "rebuilt the bundle from the archive");
         let anomalies = archive

@@ -7,12 +7,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use edgeproof_evidence::cosignature::WitnessKey;
 use edgeproof_evidence::keys::{valid_key_name, GatewayKey, PublicKey};
-use edgeproof_review::witness::{server, AddedLog, Cosigner, Store, StoreError};
+use edgeproof_review::postgres::Timeouts;
+use edgeproof_review::witness::server::{self, Limits};
+use edgeproof_review::witness::{AddedLog, Cosigner, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -35,6 +38,8 @@ pub enum WitnessCommand {
         /// The PEM private key of --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Tell the witness about a gateway's log: its origin (`edgeproof/<gateway id>`, the first
     /// line of its checkpoints) and its public key (the gateway's evidence.pub). Running it
@@ -83,6 +88,52 @@ pub struct DbArg {
     db: String,
 }
 
+/// How much one client, and a stalled database, may hold the witness (docs/reviewing.md,
+/// "Witness").
+#[derive(Debug, clap::Args)]
+pub struct LimitArgs {
+    /// Connections served at once; more wait in the kernel's accept queue.
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Connections from one IP address at once; more are closed when accepted. Raise it
+    /// when many gateways reach the witness through one NAT address or proxy.
+    #[arg(long, default_value_t = Limits::default().max_per_peer)]
+    max_connections_per_peer: usize,
+    /// Time a client has to send a request head, also the idle time after which a
+    /// keep-alive connection is closed.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
+    /// Time a client has to send a request body.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    body_timeout: Duration,
+    /// PostgreSQL: a statement running (or waiting for a lock) longer than this is
+    /// cancelled, and a request whose database does not answer within it (plus a second)
+    /// gets 503. Also the connect timeout.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    db_timeout: Duration,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections.max(1),
+            max_per_peer: self.max_connections_per_peer.max(1),
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            ..Limits::default()
+        }
+    }
+
+    fn db_timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: self.db_timeout,
+            statement: self.db_timeout,
+            answer: self.db_timeout + Duration::from_secs(1),
+            ..Timeouts::default()
+        }
+    }
+}
+
 /// Who the witness is.
 #[derive(Debug, clap::Args)]
 pub struct Identity {
@@ -122,8 +173,14 @@ pub fn run(command: WitnessCommand) -> ExitCode {
         WitnessCommand::Conflicts { db, origin } => {
             super::runtime().block_on(conflicts(&db.db, origin.as_deref()))
         }
-        WitnessCommand::Serve { db, identity, listen, tls_cert, tls_key } => {
-            super::runtime().block_on(serve(&db.db, &identity, listen, tls_cert, tls_key))
+        WitnessCommand::Serve { db, identity, listen, tls_cert, tls_key, limits } => {
+            super::runtime().block_on(serve(
+                &db.db,
+                &identity,
+                listen,
+                (tls_cert, tls_key),
+                &limits,
+            ))
         }
     }
 }
@@ -198,8 +255,8 @@ async fn serve(
     db: &str,
     identity: &Identity,
     listen: SocketAddr,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
+    (tls_cert, tls_key): (Option<PathBuf>, Option<PathBuf>),
+    limits: &LimitArgs,
 ) -> ExitCode {
     let mut signals = super::ShutdownSignals::install();
     let started = async {
@@ -208,7 +265,7 @@ async fn serve(
             (Some(c), Some(k)) => Some(server::tls_acceptor(&c, &k)?),
             _ => None,
         };
-        let store = Store::open(db).await?;
+        let store = Store::open_with(db, limits.db_timeouts()).await?;
         let logs = store.logs().await?.len();
         let listener = server::bind(listen).await?;
         let cosigner = Cosigner::new(key, name, store);
@@ -224,7 +281,13 @@ async fn serve(
         Err(e) => return cannot(&e),
     };
     let cancel = CancellationToken::new();
-    let server = tokio::spawn(server::serve(listener, Arc::new(cosigner), tls, cancel.clone()));
+    let server = tokio::spawn(server::serve(
+        listener,
+        Arc::new(cosigner),
+        tls,
+        limits.limits(),
+        cancel.clone(),
+    ));
     let signal = signals.recv().await;
     info!("witness: {signal}: stopping");
     cancel.cancel();

@@ -1,6 +1,8 @@
 //! The collector's pipeline: received messages → batches (up to `batch` messages or
 //! `linger` after the first) → verification on every core → one archive transaction →
-//! PUBACKs. Verification of the next batch overlaps the commit of the previous one.
+//! PUBACKs. Verification of the next batch overlaps the commit of the previous one. What the
+//! stages hold together is bounded by the byte budget of [`subscription::Budget`]
+//! (`--max-pending`): the MQTT side stops reading while it is spent.
 //!
 //! A commit that fails (database down) is retried with backoff, holding the pipeline: no
 //! message is acknowledged before its batch is stored, so the broker keeps the rest. While
@@ -9,15 +11,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Publish};
+use rumqttc::Packet;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::arrival::{verify_message, Keys};
 use super::counters::CollectCounters;
 use super::options::CollectOptions;
-use super::subscription;
+use super::subscription::{self, ack_for, Budget, Delivery};
 use crate::archive::{AnomalyKind, Archive, ArchiveError, Arrival};
+use edgeproof_evidence::cosignature::WitnessKey;
 use edgeproof_evidence::keys::PublicKey;
 
 /// Why the collector stopped.
@@ -37,14 +40,26 @@ pub enum CollectError {
 /// Least time between two reloads of the registered keys.
 const KEY_RELOAD: Duration = Duration::from_millis(200);
 
-/// Loads the registered keys; a registration whose key does not parse is skipped and logged.
-pub async fn load_keys(archive: &Archive) -> Result<Keys, ArchiveError> {
+/// Loads the registered gateways (by topic prefix) and witnesses, plus the witnesses given
+/// on the command line; a registration whose key does not parse is skipped and logged.
+pub async fn load_keys(archive: &Archive, witnesses: &[WitnessKey]) -> Result<Keys, ArchiveError> {
     let mut keys = Keys::default();
     for r in archive.registrations().await? {
         match PublicKey::parse(&r.public_key, &format!("gateway {}", r.gateway)) {
-            Ok(k) => keys.insert(r.origin, r.gateway, k),
+            Ok(k) => keys.insert_at(r.topic_prefix, r.origin, r.gateway, k),
             Err(e) => {
                 tracing::error!(gateway = r.gateway, error = %e, "registered key unusable; its evidence counts as unknown")
+            }
+        }
+    }
+    for w in witnesses {
+        keys.add_witness(w.clone());
+    }
+    for vkey in archive.witnesses().await? {
+        match WitnessKey::parse(&vkey, "registered witness") {
+            Ok(w) => keys.add_witness(w),
+            Err(e) => {
+                tracing::error!(error = %e, "registered witness key unusable; its cosignatures count as unverified")
             }
         }
     }
@@ -61,18 +76,24 @@ pub async fn run(
 ) -> Result<(), CollectError> {
     opts.validate()?;
     let opts = Arc::new(opts);
-    let keys = load_keys(&archive).await?;
-    tracing::info!(gateways = keys.len(), filters = ?opts.filters(), "collector starting");
+    let keys = load_keys(&archive, &opts.witnesses).await?;
+    tracing::info!(gateways = keys.len(), witnesses = keys.witnesses().len(), filters = ?opts.filters(), "collector starting");
     let (client, eventloop) = subscription::connect(&opts)?;
-    let (msg_tx, msg_rx) = mpsc::unbounded_channel::<Publish>();
-    let (batch_tx, batch_rx) = mpsc::channel::<(Vec<Arrival>, Vec<Publish>)>(1);
+    // Both unbounded channels are bounded by the budget: a message enters only with its
+    // share, and leaves it when acknowledged.
+    let budget = Budget::new(opts.max_pending_bytes);
+    let (msg_tx, msg_rx) = mpsc::unbounded_channel::<Delivery>();
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel::<Packet>();
+    let (batch_tx, batch_rx) = mpsc::channel::<(Vec<Arrival>, Vec<Delivery>)>(1);
 
     let pump_cancel = CancellationToken::new();
     let pump = tokio::spawn(subscription::pump(
         opts.clone(),
         client.clone(),
         eventloop,
+        budget,
         msg_tx,
+        ack_rx,
         pump_cancel.clone(),
     ));
     let verifier = tokio::spawn(verify_stage(
@@ -84,13 +105,8 @@ pub async fn run(
         counters.clone(),
         cancel.clone(),
     ));
-    let committer = tokio::spawn(commit_stage(
-        archive,
-        client.clone(),
-        batch_rx,
-        counters.clone(),
-        cancel.clone(),
-    ));
+    let committer =
+        tokio::spawn(commit_stage(archive, ack_tx, batch_rx, counters.clone(), cancel.clone()));
     let report = tokio::spawn(report_totals(counters.clone(), cancel.clone()));
 
     let _ = verifier.await;
@@ -115,8 +131,8 @@ async fn verify_stage(
     opts: Arc<CollectOptions>,
     archive: Archive,
     keys: Keys,
-    mut rx: mpsc::UnboundedReceiver<Publish>,
-    tx: mpsc::Sender<(Vec<Arrival>, Vec<Publish>)>,
+    mut rx: mpsc::UnboundedReceiver<Delivery>,
+    tx: mpsc::Sender<(Vec<Arrival>, Vec<Delivery>)>,
     counters: Arc<CollectCounters>,
     cancel: CancellationToken,
 ) {
@@ -136,10 +152,13 @@ async fn verify_stage(
             }
         }
         counters.messages.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        let messages = Arc::new(batch);
-        let (work, shared) = (messages.clone(), keys.clone());
-        let arrivals = tokio::task::spawn_blocking(move || verify_all(&work, &shared)).await;
-        let Ok(mut arrivals) = arrivals else {
+        let shared = keys.clone();
+        let verified = tokio::task::spawn_blocking(move || {
+            let arrivals = verify_all(&batch, &shared);
+            (batch, arrivals)
+        })
+        .await;
+        let Ok((messages, mut arrivals)) = verified else {
             tracing::error!("a verification thread failed; the batch is left unacknowledged");
             continue;
         };
@@ -155,20 +174,19 @@ async fn verify_stage(
             .collect();
         if !unknown.is_empty() && refreshed.is_none_or(|t| t.elapsed() > KEY_RELOAD) {
             refreshed = Some(Instant::now());
-            match load_keys(&archive).await {
-                Ok(k) if k.len() != keys.len() => {
+            match load_keys(&archive, &opts.witnesses).await {
+                Ok(k) if k.len() != keys.len() || k.witnesses().len() != keys.witnesses().len() => {
                     tracing::info!(gateways = k.len(), "reloaded the registered gateways");
                     keys = Arc::new(k);
                     for i in unknown {
-                        arrivals[i] =
-                            verify_message(&messages[i].topic, &messages[i].payload, &keys);
+                        let p = &messages[i].publish;
+                        arrivals[i] = verify_message(&p.topic, &p.payload, &keys);
                     }
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot reload gateway keys"),
             }
         }
-        let messages = Arc::try_unwrap(messages).unwrap_or_else(|m| (*m).clone());
         if tx.send((arrivals, messages)).await.is_err() {
             return;
         }
@@ -176,20 +194,17 @@ async fn verify_stage(
 }
 
 /// Verifies messages on all cores, in order.
-fn verify_all(messages: &[Publish], keys: &Keys) -> Vec<Arrival> {
+fn verify_all(messages: &[Delivery], keys: &Keys) -> Vec<Arrival> {
+    let one = |d: &Delivery| verify_message(&d.publish.topic, &d.publish.payload, keys);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if threads == 1 || messages.len() < 32 {
-        return messages.iter().map(|p| verify_message(&p.topic, &p.payload, keys)).collect();
+        return messages.iter().map(one).collect();
     }
     let chunk = messages.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = messages
             .chunks(chunk)
-            .map(|c| {
-                s.spawn(move || {
-                    c.iter().map(|p| verify_message(&p.topic, &p.payload, keys)).collect::<Vec<_>>()
-                })
-            })
+            .map(|c| s.spawn(move || c.iter().map(one).collect::<Vec<_>>()))
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     })
@@ -197,8 +212,8 @@ fn verify_all(messages: &[Publish], keys: &Keys) -> Vec<Arrival> {
 
 async fn commit_stage(
     archive: Archive,
-    client: AsyncClient,
-    mut rx: mpsc::Receiver<(Vec<Arrival>, Vec<Publish>)>,
+    acks: mpsc::UnboundedSender<Packet>,
+    mut rx: mpsc::Receiver<(Vec<Arrival>, Vec<Delivery>)>,
     counters: Arc<CollectCounters>,
     cancel: CancellationToken,
 ) {
@@ -238,10 +253,13 @@ async fn commit_stage(
             missing = outcome.missing,
             "batch committed"
         );
-        for p in &messages {
-            if client.ack(p).await.is_err() {
-                // The client is gone (shutting down): the broker resends; they are duplicates.
-                break;
+        // Each message's budget share is given back as it drops, after its ack is queued.
+        for d in messages {
+            if let Some(ack) = ack_for(&d.publish) {
+                if acks.send(ack).is_err() {
+                    // The pump is gone (shutting down): the broker resends; they are duplicates.
+                    break;
+                }
             }
             counters.acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }

@@ -4,10 +4,11 @@
 //! ([`arrival`]), stores batches in the archive ([`crate::archive`]) and acknowledges each
 //! message only after its batch committed ([`subscription`] explains why that loses nothing).
 //!
-//! Files: [`options`] (broker, group, batching), [`subscription`] (MQTT session),
+//! Files: [`acl`] (the broker ACL written from the registrations), [`options`] (broker, group, batching), [`subscription`] (MQTT session),
 //! [`arrival`] (per-message verification), [`ingest`] (the pipeline), [`counters`],
 //! [`metrics`] (`--metrics-listen`: the counters as Prometheus text).
 
+pub mod acl;
 pub mod arrival;
 pub mod counters;
 pub mod ingest;

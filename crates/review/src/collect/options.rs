@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use edgeproof::config::{MqttConfig, MqttProtocol};
+use edgeproof_evidence::cosignature::WitnessKey;
 
 /// Why the collector's options are unusable.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,10 @@ pub enum OptionsError {
     Group(String),
 }
 
+/// Default of [`CollectOptions::max_pending_bytes`]: room for a few batches of 1,000 typical
+/// records, and a resident set far below 64 MiB whatever the broker's backlog.
+pub const DEFAULT_MAX_PENDING: usize = 8 << 20;
+
 /// The collector's settings.
 #[derive(Clone, Debug)]
 pub struct CollectOptions {
@@ -35,12 +40,19 @@ pub struct CollectOptions {
     pub batch: usize,
     /// How long a batch waits to fill after its first message.
     pub linger: Duration,
+    /// Bytes that received, not yet acknowledged messages may hold together (see
+    /// [`super::subscription::Budget`]); the collector stops reading from the broker while
+    /// they are spent.
+    pub max_pending_bytes: usize,
+    /// Witnesses whose cosignatures count (besides those registered in the archive): a
+    /// cosignature line is stored with its checkpoint only if it verifies under one.
+    pub witnesses: Vec<WitnessKey>,
 }
 
 impl CollectOptions {
     /// Options for the broker at `url` (`mqtt://host:port` or `mqtts://host:port`), with this
     /// client id and the defaults: group `edgeproof-collect`, topics `edgeproof/+`, batches of
-    /// up to 1,000 messages lingering 50 ms.
+    /// up to 1,000 messages lingering 50 ms, 8 MiB of messages in the pipeline.
     pub fn new(url: &str, client_id: &str) -> Result<Self, OptionsError> {
         let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
             (true, r)
@@ -79,6 +91,8 @@ impl CollectOptions {
             topics: "edgeproof/+".into(),
             batch: 1_000,
             linger: Duration::from_millis(50),
+            witnesses: Vec::new(),
+            max_pending_bytes: DEFAULT_MAX_PENDING,
         })
     }
 

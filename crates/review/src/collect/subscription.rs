@@ -10,14 +10,31 @@
 //! for a packet id of an earlier connection therefore still names the same message. A
 //! collector that never comes back leaves its unacknowledged messages in its session: start
 //! it again with the same `--client-id`.
+//!
+//! # Flow control
+//!
+//! Memory is bounded by a budget of bytes ([`Budget`]), not by the broker: a broker resuming
+//! a session releases its whole queue, far beyond `max_inflight_messages`. Each received
+//! message takes its [`cost`] from the budget and gives it back when its acknowledgement is
+//! queued, after its batch committed. When the budget is spent, the pump stops polling the
+//! connection: the socket's buffers fill, TCP flow control stops the broker, and the broker
+//! keeps the rest of the backlog. Acknowledgements never wait on that: the commit stage hands
+//! them to the pump over an unbounded channel (at most one per message in the budget), and
+//! the pump writes them to the connection itself, between polls, instead of queueing them as
+//! client requests: the event loop reads up to ten packets per poll but writes one request,
+//! so queued acks fell behind a backlog and piled up (~20 MiB after 300,000 messages). Acks
+//! that cannot be written (no connection) wait in the event loop's pending requests, which
+//! it sends first after reconnecting to the same session. So a full pipeline can deadlock
+//! neither on its own acknowledgements nor grow with them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{
-    AsyncClient, Event, EventLoop, Incoming, MqttOptions, Publish, QoS, TlsConfiguration, Transport,
+    AsyncClient, Event, EventLoop, Incoming, MqttOptions, Packet, PubAck, PubRec, Publish, QoS,
+    Request, TlsConfiguration, Transport,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::options::CollectOptions;
@@ -43,27 +60,139 @@ pub fn connect(opts: &CollectOptions) -> Result<(AsyncClient, EventLoop), Publis
         let config = tls::client_config(m)?;
         o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
     }
-    // Room for a whole broker window of incoming messages plus their acks.
-    Ok(AsyncClient::new(o, 4 * opts.batch.max(64)))
+    // Only subscriptions and the final DISCONNECT go through the client: acknowledgements
+    // go straight into the event loop's pending requests (see the module docs).
+    Ok(AsyncClient::new(o, 64))
+}
+
+/// Bytes a message holds while in the pipeline: its payload twice (as received, and as the
+/// canonical record verified from it), its topic, and the bookkeeping around them.
+pub fn cost(p: &Publish) -> usize {
+    2 * p.payload.len() + p.topic.len() + 512
+}
+
+/// The bytes all received, not yet acknowledged messages may hold together.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    permits: Arc<Semaphore>,
+    bytes: usize,
+}
+
+impl Budget {
+    /// A budget of `bytes` (at least 64 KiB).
+    pub fn new(bytes: usize) -> Budget {
+        let bytes = bytes.clamp(64 << 10, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        Budget { permits: Arc::new(Semaphore::new(bytes)), bytes }
+    }
+
+    /// Bytes not taken now.
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// `p`'s share, capped at the whole budget (one message larger than it still passes,
+    /// alone).
+    fn share(&self, p: &Publish) -> u32 {
+        cost(p).min(self.bytes) as u32
+    }
+}
+
+/// A received message with its share of the [`Budget`], given back when this drops (after
+/// its acknowledgement was queued).
+#[derive(Debug)]
+pub struct Delivery {
+    /// The message.
+    pub publish: Publish,
+    _share: OwnedSemaphorePermit,
+}
+
+/// What acknowledges a delivered message (none for QoS 0), for [`pump`].
+pub fn ack_for(p: &Publish) -> Option<Packet> {
+    match p.qos {
+        QoS::AtMostOnce => None,
+        QoS::AtLeastOnce => Some(Packet::PubAck(PubAck::new(p.pkid))),
+        QoS::ExactlyOnce => Some(Packet::PubRec(PubRec::new(p.pkid))),
+    }
+}
+
+/// Longest a batch of acknowledgements may take to write before it is left to the event loop.
+const ACK_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Writes `first` and every acknowledgement already waiting on `acks` to the connection, one
+/// flush for all. Without a connection, or if writing fails, they go to the event loop's
+/// pending requests instead (sent first after a reconnect to the same session; a PUBACK that
+/// was written and is sent again names a packet id the broker no longer holds, which it
+/// ignores).
+async fn write_acks(
+    eventloop: &mut EventLoop,
+    first: Packet,
+    acks: &mut mpsc::UnboundedReceiver<Packet>,
+) {
+    let mut batch = vec![first];
+    while let Ok(a) = acks.try_recv() {
+        batch.push(a);
+    }
+    if let Some(net) = eventloop.network.as_mut() {
+        let written = tokio::time::timeout(ACK_WRITE_TIMEOUT, async {
+            for a in &batch {
+                net.write(a.clone()).await?;
+            }
+            net.flush().await
+        })
+        .await;
+        if matches!(written, Ok(Ok(()))) {
+            return;
+        }
+        tracing::debug!(acks = batch.len(), "cannot write acknowledgements now; left pending");
+    }
+    queue_acks(eventloop, batch);
+}
+
+/// Puts acknowledgements into the event loop's pending requests.
+fn queue_acks(eventloop: &mut EventLoop, acks: impl IntoIterator<Item = Packet>) {
+    for a in acks {
+        match a {
+            Packet::PubAck(p) => eventloop.pending.push_back(Request::PubAck(p)),
+            Packet::PubRec(p) => eventloop.pending.push_back(Request::PubRec(p)),
+            _ => {}
+        }
+    }
 }
 
 /// Polls the event loop until `cancel`: subscribes after every connect, hands each received
-/// publish to `out`, reconnects after errors (1 s, doubling to 30 s). Returns the event loop,
-/// for [`finish`].
+/// publish to `out` once the [`Budget`] has room for it (not polling meanwhile), queues the
+/// acknowledgements arriving on `acks`, reconnects after errors (1 s, doubling to 30 s).
+/// Returns the event loop with every acknowledgement received so far queued, for [`finish`].
 pub async fn pump(
     opts: Arc<CollectOptions>,
     client: AsyncClient,
     mut eventloop: EventLoop,
-    out: mpsc::UnboundedSender<Publish>,
+    budget: Budget,
+    out: mpsc::UnboundedSender<Delivery>,
+    mut acks: mpsc::UnboundedReceiver<Packet>,
     cancel: CancellationToken,
 ) -> EventLoop {
     let broker = format!("{}:{}", opts.mqtt.host, opts.mqtt.port);
     let mut delay = Duration::from_secs(1);
     let mut failing = false;
+    // Stopping: what was acknowledged goes out with the DISCONNECT ([`finish`]).
+    let stop = |mut eventloop: EventLoop, acks: &mut mpsc::UnboundedReceiver<Packet>| {
+        let mut rest = Vec::new();
+        while let Ok(a) = acks.try_recv() {
+            rest.push(a);
+        }
+        queue_acks(&mut eventloop, rest);
+        eventloop
+    };
     loop {
         let event = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return stop(eventloop, &mut acks),
+            Some(a) = acks.recv() => {
+                write_acks(&mut eventloop, a, &mut acks).await;
+                continue;
+            }
             e = eventloop.poll() => e,
-            () = cancel.cancelled() => return eventloop,
         };
         match event {
             Ok(Event::Incoming(Incoming::ConnAck(ack))) => {
@@ -80,10 +209,28 @@ pub async fn pump(
                 tracing::info!(codes = ?s.return_codes, filters = ?opts.filters(), "collector subscribed");
             }
             Ok(Event::Incoming(Incoming::Publish(p))) => {
-                // Never wait here: this loop also writes our PUBACKs. Memory is bounded by the
-                // broker's window of unacknowledged messages (`max_inflight_messages`).
-                if out.send(p).is_err() {
-                    return eventloop;
+                let n = budget.share(&p);
+                let share = match budget.permits.clone().try_acquire_many_owned(n) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        // The pipeline holds the whole budget: stop reading until a batch
+                        // commits and gives some back (see the module docs).
+                        tracing::debug!(bytes = n, "collector queue full; pausing reads");
+                        loop {
+                            tokio::select! {
+                                biased;
+                                () = cancel.cancelled() => return stop(eventloop, &mut acks),
+                                Some(a) = acks.recv() => write_acks(&mut eventloop, a, &mut acks).await,
+                                s = budget.permits.clone().acquire_many_owned(n) => match s {
+                                    Ok(s) => break s,
+                                    Err(_) => return stop(eventloop, &mut acks),
+                                },
+                            }
+                        }
+                    }
+                };
+                if out.send(Delivery { publish: p, _share: share }).is_err() {
+                    return stop(eventloop, &mut acks);
                 }
             }
             Ok(_) => {}
@@ -94,7 +241,7 @@ pub async fn pump(
                 failing = true;
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    () = cancel.cancelled() => return eventloop,
+                    () = cancel.cancelled() => return stop(eventloop, &mut acks),
                 }
                 delay = (delay * 2).min(Duration::from_secs(30));
             }

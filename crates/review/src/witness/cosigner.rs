@@ -53,6 +53,11 @@ impl Cosigner {
         Cosigner { key, name, store, metrics: WitnessMetrics::new() }
     }
 
+    /// Whether its database answers now (`GET /healthz`).
+    pub async fn healthy(&self) -> Result<(), super::store::StoreError> {
+        self.store.ping().await
+    }
+
     /// Its counters.
     pub fn metrics(&self) -> &WitnessMetrics {
         &self.metrics

@@ -18,7 +18,7 @@
 //! | 404 | the origin is not a log the witness was told about (`witness add-log`) |
 //! | 409 | old size ≠ the latest cosigned size (stale or rollback), or same size with another root (fork); `Content-Type: text/x.tlog.size`, body = latest cosigned size + newline |
 //! | 422 | the consistency proof does not verify |
-//! | 503 | the database is unreachable, or the state kept changing under the request |
+//! | 503 | the database did not answer within its timeouts ([`crate::postgres`]), or the state kept changing under the request |
 //!
 //! Cosignatures are C2SP `tlog-cosignature` v1, Ed25519 (signature type 0x04) over
 //! `cosignature/v1\ntime <POSIX seconds>\n<checkpoint text>`; the witness's verifier key is a
@@ -40,15 +40,17 @@
 //!
 //! [`request`] parses a body (pure, total; fuzzed), [`decide`] is the decision (pure),
 //! [`store`] keeps state in SQLite or PostgreSQL, [`cosigner`] ties them together for one
-//! request and counts it in [`metrics`], [`http1`] and [`server`] speak HTTP/1.1 (optionally over TLS), [`error`] holds the
-//! server's start-up errors.
+//! request and counts it in [`metrics`]; [`server`] serves HTTP/1.1 (optionally over TLS) on
+//! hyper, admitting connections under [`peers`]' limits and answering through [`routes`];
+//! [`error`] holds the server's start-up errors.
 
 pub mod cosigner;
 pub mod decide;
 pub mod error;
-pub mod http1;
 pub mod metrics;
+pub mod peers;
 pub mod request;
+pub mod routes;
 pub mod server;
 pub mod store;
 

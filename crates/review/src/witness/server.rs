@@ -1,26 +1,33 @@
-//! The witness's HTTP(S) server, in the style of [`edgeproof::http`]: a tokio accept loop, one
-//! task per connection, at most [`MAX_CONNECTIONS`] at once (more wait in the kernel's accept
-//! queue), bounded heads ([`MAX_HEAD_BYTES`]) and bodies ([`MAX_BODY_BYTES`]), a deadline on
-//! every read and write, optional TLS (rustls, ring provider). Keep-alive, as tlog-witness
-//! asks witnesses to support, up to [`MAX_REQUESTS_PER_CONNECTION`] requests.
+//! The witness's HTTP(S) server on hyper (HTTP/1.1, keep-alive as tlog-witness asks):
+//! a tokio accept loop admitting each connection under [`Limits`] ([`super::peers`]), an
+//! optional TLS handshake (rustls, ring provider, bounded by [`HANDSHAKE_TIMEOUT`]), then
+//! hyper's HTTP/1.1 connection with [`super::routes`] as its service.
 //!
-//! | request | answer |
-//! |---|---|
-//! | `POST /add-checkpoint` | [`Cosigner::add_checkpoint`]: 200 cosignature, 400, 403, 404, 409, 422, 503 |
-//! | `GET /healthz` | 200 `ok` |
-//! | `GET /metrics` | 200, Prometheus text ([`super::metrics`]) |
-//! | another method on those paths | 405 with `Allow` |
-//! | another path | 404 |
-//! | malformed head, body too large, too slow | 400, 413, 408 (and the connection closes) |
+//! What bounds a client's hold on the witness:
+//!
+//! | limit | where | what happens |
+//! |---|---|---|
+//! | connections open at once ([`Limits::max_connections`]) | accept loop | more wait in the kernel's accept queue |
+//! | connections from one IP address ([`Limits::max_per_peer`]) | [`super::peers`] | more are closed at once |
+//! | time to send a request head, or idle between requests ([`Limits::header_timeout`]) | hyper | connection closed |
+//! | head size ([`MAX_HEAD_BYTES`]) | hyper | 431, closed |
+//! | time to send a body ([`Limits::body_timeout`]) | [`super::routes`] | 408, closed |
+//! | body size ([`super::request::MAX_BODY_BYTES`]) | [`super::routes`] | 413, closed |
+//! | requests per connection ([`Limits::max_requests_per_connection`]) | [`super::routes`] | the last answer says `Connection: close` |
+//!
+//! So 600 clients trickling a byte at a time (slow loris) hold 600 cheap tasks for at most
+//! the header timeout each, and a normal request is served beside them at once.
 
-use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -28,25 +35,19 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::cosigner::{Answer, Cosigner, TEXT_CONTENT_TYPE};
+use super::cosigner::Cosigner;
 use super::error::ServerError;
-use super::http1::{head_end, parse_head, response, HeadError, MAX_HEAD_BYTES};
-use super::request::MAX_BODY_BYTES;
+pub use super::peers::Limits;
+use super::peers::{Admission, Slot};
+use super::routes::Routes;
 
-/// Time a client has to send a request (head and body), and that an idle keep-alive
-/// connection is kept open.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time a client has to take an answer.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time for a TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once.
-pub const MAX_CONNECTIONS: usize = 256;
-/// Requests on one connection before the server closes it.
-pub const MAX_REQUESTS_PER_CONNECTION: usize = 1_000;
-/// How long to read and drop leftover request bytes before closing after an error.
-const LINGER: Duration = Duration::from_secs(1);
-/// Pause after a failed `accept` before trying again.
+/// Largest request head (request line and headers) accepted.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// Largest read buffer of one connection (hyper's minimum is 8 KiB).
+const MAX_READ_BUFFER: usize = 64 * 1024;
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Opens the listening socket (`--listen`).
@@ -76,31 +77,51 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServerError>
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves the witness on `listener` until `cancel` fires; then stops accepting and drops the
-/// connections still open.
+/// Serves the witness on `listener` under `limits` until `cancel` fires; then stops
+/// accepting and drops the connections still open.
 pub async fn serve(
     listener: TcpListener,
     cosigner: Arc<Cosigner>,
     tls: Option<TlsAcceptor>,
+    limits: Limits,
     cancel: CancellationToken,
 ) {
     let local = listener.local_addr().map_or_else(|e| format!("<{e}>"), |a| a.to_string());
     let scheme = if tls.is_some() { "https" } else { "http" };
-    info!(addr = %local, "witness: serving POST {scheme}://{local}/add-checkpoint");
+    info!(addr = %local, max_connections = limits.max_connections, max_per_peer = limits.max_per_peer,
+        "witness: serving POST {scheme}://{local}/add-checkpoint");
+    let admission = Admission::new(&limits);
+    let capacity = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(MAX_HEAD_BYTES)
+        .max_buf_size(MAX_READ_BUFFER)
+        .title_case_headers(true)
+        .keep_alive(true);
     let mut tasks = JoinSet::new();
     loop {
-        let accepted = tokio::select! {
+        let permit = tokio::select! {
             () = cancel.cancelled() => break,
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Err(e) = done {
-                    if e.is_panic() {
-                        warn!("witness: a connection task panicked: {e}");
+            permit = Arc::clone(&capacity).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let accepted = loop {
+            tokio::select! {
+                () = cancel.cancelled() => break None,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(e) = done {
+                        if e.is_panic() {
+                            warn!("witness: a connection task panicked: {e}");
+                        }
                     }
                 }
-                continue;
+                accepted = listener.accept() => break Some(accepted),
             }
-            accepted = listener.accept(), if tasks.len() < MAX_CONNECTIONS => accepted,
         };
+        let Some(accepted) = accepted else { break };
         let (stream, peer) = match accepted {
             Ok(conn) => conn,
             Err(e) => {
@@ -111,15 +132,24 @@ pub async fn serve(
                 }
             }
         };
-        let cosigner = Arc::clone(&cosigner);
-        let tls = tls.clone();
+        let slot = match admission.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(_) => {
+                debug!(%peer, "witness: refused a connection from {peer}: it has {} open",
+                    limits.max_per_peer);
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let routes = Routes::new(Arc::clone(&cosigner), limits);
+        let (tls, http) = (tls.clone(), http.clone());
         tasks.spawn(async move {
-            let _ = stream.set_nodelay(true);
+            let _permit = permit;
             match tls {
-                None => connection(stream, peer, &cosigner).await,
+                None => connection(&http, stream, peer, routes, slot).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(s)) => connection(s, peer, &cosigner).await,
+                        Ok(Ok(s)) => connection(&http, s, peer, routes, slot).await,
                         Ok(Err(e)) => {
                             debug!(%peer, "witness: TLS handshake with {peer} failed: {e}")
                         }
@@ -133,187 +163,15 @@ pub async fn serve(
     info!(addr = %local, "witness: stopped serving on {local}");
 }
 
-/// The parts of a request head the connection loop needs, owned.
-struct RequestHead {
-    /// Bytes of the head at the front of the buffer.
-    head_len: usize,
-    method: String,
-    path: String,
-    /// Body length.
-    len: usize,
-    keep_alive: bool,
-    expect_continue: bool,
-}
-
-/// What reading one request head gave.
-enum Read {
-    /// A complete, valid head.
-    Request(RequestHead),
-    /// The client closed (or went idle) between requests: end quietly.
-    Gone,
-    /// Answer this status and body, then close.
-    Fail(u16, String),
-}
-
-/// Serves requests on one connection until it closes, errs, or asks to close.
-async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
+/// Serves one connection with hyper until it closes or a limit ends it.
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    http: &http1::Builder,
+    stream: S,
     peer: SocketAddr,
-    cosigner: &Cosigner,
+    routes: Routes,
+    _slot: Slot,
 ) {
-    let mut buf: Vec<u8> = Vec::new();
-    for served in 0..MAX_REQUESTS_PER_CONNECTION {
-        let read = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut s, &mut buf)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                debug!(%peer, "witness: reading from {peer} failed: {e}");
-                return;
-            }
-            // An idle keep-alive connection simply ends; a half-sent head is answered.
-            Err(_) if buf.is_empty() && served > 0 => return,
-            Err(_) => Read::Fail(408, "request timeout\n".into()),
-        };
-        let head = match read {
-            Read::Request(head) => head,
-            Read::Gone => return,
-            Read::Fail(status, body) => return fail(&mut s, status, &body).await,
-        };
-        let end = head.head_len + head.len;
-        if head.len > MAX_BODY_BYTES {
-            let body =
-                format!("request body of {} bytes is larger than {MAX_BODY_BYTES}\n", head.len);
-            return fail(&mut s, 413, &body).await;
-        }
-        if head.expect_continue
-            && buf.len() < end
-            && write(&mut s, b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err()
-        {
-            return;
-        }
-        match tokio::time::timeout(READ_TIMEOUT, read_body(&mut s, &mut buf, end)).await {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) | Ok(Err(_)) => return,
-            Err(_) => return fail(&mut s, 408, "request timeout\n").await,
-        }
-        let body: Vec<u8> = buf.drain(..end).skip(head.head_len).collect();
-        let (method, path) = (head.method.as_str(), head.path.as_str());
-        let (answer, allow) = route(method, path, &body, cosigner).await;
-        debug!(%peer, method, path, status = answer.status,
-            "witness: {method} {path} from {peer}: {}", answer.status);
-        let keep = head.keep_alive && served + 1 < MAX_REQUESTS_PER_CONNECTION;
-        let bytes = response(answer.status, answer.content_type, &answer.body, keep, allow);
-        if write(&mut s, &bytes).await.is_err() || !keep {
-            let _ = tokio::time::timeout(WRITE_TIMEOUT, s.shutdown()).await;
-            return;
-        }
+    if let Err(e) = http.serve_connection(TokioIo::new(stream), routes).await {
+        debug!(%peer, "witness: connection from {peer} ended: {e}");
     }
-}
-
-/// Answers `status` and closes. Request bytes the client may still be sending are read and
-/// dropped for a moment, so the kernel does not reset the connection before the client has
-/// read the answer (as in [`edgeproof::http`]).
-async fn fail<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, status: u16, body: &str) {
-    if write(s, &response(status, TEXT_CONTENT_TYPE, body, false, None)).await.is_err() {
-        return;
-    }
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, s.shutdown()).await;
-    let _ = tokio::time::timeout(LINGER, async {
-        let mut sink = [0u8; 4096];
-        let mut left = MAX_BODY_BYTES;
-        while left > 0 {
-            match s.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => left = left.saturating_sub(n),
-            }
-        }
-    })
-    .await;
-}
-
-async fn route(
-    method: &str,
-    path: &str,
-    body: &[u8],
-    cosigner: &Cosigner,
-) -> (Answer, Option<&'static str>) {
-    let text =
-        |status, body: &str| Answer { status, content_type: TEXT_CONTENT_TYPE, body: body.into() };
-    match (path, method) {
-        ("/add-checkpoint", "POST") => (cosigner.add_checkpoint(body).await, None),
-        ("/add-checkpoint", _) => (text(405, "method not allowed: use POST\n"), Some("POST")),
-        ("/healthz", "GET") => (text(200, "ok\n"), None),
-        ("/metrics", "GET") => {
-            let body = cosigner.metrics().render();
-            (Answer { status: 200, content_type: prometheus::TEXT_FORMAT, body }, None)
-        }
-        ("/metrics", _) => (text(405, "method not allowed: use GET\n"), Some("GET")),
-        ("/healthz", _) => (text(405, "method not allowed: use GET\n"), Some("GET")),
-        _ => (text(404, "not found: the witness serves POST /add-checkpoint\n"), None),
-    }
-}
-
-async fn write<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> io::Result<()> {
-    match tokio::time::timeout(WRITE_TIMEOUT, async {
-        s.write_all(bytes).await?;
-        s.flush().await
-    })
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "client did not take the answer")),
-    }
-}
-
-/// Reads until `buf` holds a complete head; parses it.
-async fn read_head<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> io::Result<Read> {
-    let mut searched = 0;
-    loop {
-        if let Some(end) = head_end(&buf[searched..]) {
-            let head_len = searched + end;
-            return Ok(match parse_head(&buf[..head_len]) {
-                Ok(h) => Read::Request(RequestHead {
-                    head_len,
-                    method: h.method.into(),
-                    path: h.path.into(),
-                    len: h.content_length,
-                    keep_alive: h.keep_alive,
-                    expect_continue: h.expect_continue,
-                }),
-                Err(HeadError { status, why }) => {
-                    Read::Fail(status, format!("bad request: {why}\n"))
-                }
-            });
-        }
-        if buf.len() >= MAX_HEAD_BYTES {
-            return Ok(Read::Fail(400, "bad request: request head too large\n".into()));
-        }
-        // The terminator may straddle two reads: look back 3 bytes next time.
-        searched = buf.len().saturating_sub(3);
-        if !fill(s, buf, MAX_HEAD_BYTES).await? {
-            return Ok(Read::Gone);
-        }
-    }
-}
-
-/// Reads until `buf` holds `want` bytes; `false` if the client closed first.
-async fn read_body<S: AsyncRead + Unpin>(
-    s: &mut S,
-    buf: &mut Vec<u8>,
-    want: usize,
-) -> io::Result<bool> {
-    while buf.len() < want {
-        if !fill(s, buf, want).await? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// One read appended to `buf`, never beyond `cap` bytes in total; `false` on end of stream.
-async fn fill<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>, cap: usize) -> io::Result<bool> {
-    let mut chunk = [0u8; 8192];
-    let room = cap.saturating_sub(buf.len()).clamp(1, chunk.len());
-    let n = s.read(&mut chunk[..room]).await?;
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n > 0)
 }

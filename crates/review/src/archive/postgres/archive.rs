@@ -7,10 +7,12 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio_postgres::Client;
 
+use crate::postgres::{Connection, Timeouts};
+
 use crate::archive::error::ArchiveError;
 use crate::archive::migrate::{self, CREATE_VERSION_TABLE};
 use crate::archive::model::{Anomaly, AnomalyKind, Registration};
-use crate::archive::summary::{GatewayRow, LastCheckpoint};
+use crate::archive::summary::{add_span, GatewayRow, LastCheckpoint, SPANS_SQL};
 use crate::postgres::describe;
 use edgeproof_evidence::merkle::Hash;
 
@@ -22,7 +24,7 @@ const MIGRATION_LOCK: i64 = 0x6564_6765_7072_6f66; // "edgeprof"
 pub struct PgArchive {
     url: Arc<str>,
     pub(super) shown: Arc<str>,
-    pub(super) client: Arc<Mutex<Option<Client>>>,
+    pub(super) client: Arc<Mutex<Option<Connection>>>,
 }
 
 pub(super) type Res<T> = Result<T, ArchiveError>;
@@ -82,14 +84,42 @@ impl PgArchive {
         move |err| ArchiveError::Postgres { url: self.shown.to_string(), op, msg: describe(&err) }
     }
 
-    pub(super) async fn connected<'g>(&self, slot: &'g mut Option<Client>) -> Res<&'g mut Client> {
+    pub(super) async fn connected<'g>(
+        &self,
+        slot: &'g mut Option<Connection>,
+    ) -> Res<&'g mut Client> {
         if slot.as_ref().is_none_or(|c| c.is_closed()) {
-            let client = crate::postgres::connect(&self.url, &self.shown)
+            let client = crate::postgres::connect(&self.url, &self.shown, &Timeouts::ARCHIVE)
                 .await
                 .map_err(self.e("connect"))?;
             *slot = Some(client);
         }
-        slot.as_mut().ok_or_else(|| ArchiveError::Task("no PostgreSQL connection".into()))
+        slot.as_mut()
+            .map(|c| &mut **c)
+            .ok_or_else(|| ArchiveError::Task("no PostgreSQL connection".into()))
+    }
+
+    /// Runs `op` within [`Timeouts::ARCHIVE`]'s answer deadline. When the database does not
+    /// answer in time (a black-holed path that no kernel timer notices), the connection is
+    /// dropped — its driver task stopped — and the caller gets an error to retry on a fresh
+    /// one; nothing was committed, so nothing is lost.
+    pub async fn bounded<T>(
+        &self,
+        what: &'static str,
+        op: impl std::future::Future<Output = Res<T>>,
+    ) -> Res<T> {
+        let deadline = Timeouts::ARCHIVE.answer;
+        match tokio::time::timeout(deadline, op).await {
+            Ok(r) => r,
+            Err(_) => {
+                *self.client.lock().await = None;
+                Err(ArchiveError::Postgres {
+                    url: self.shown.to_string(),
+                    op: what,
+                    msg: format!("no answer within {deadline:?}; dropped the connection"),
+                })
+            }
+        }
     }
 
     /// The schema version.
@@ -134,12 +164,30 @@ impl PgArchive {
                 why: format!("origin {:?} is already registered to gateway {other:?}", reg.origin),
             });
         }
+        if let Some(r) = tx
+            .query_opt(
+                "SELECT gateway FROM gateways WHERE topic_prefix = $1 AND gateway <> $2",
+                &[&reg.topic_prefix, &reg.gateway],
+            )
+            .await
+            .map_err(self.e("register"))?
+        {
+            let other: String = r.get(0);
+            return Err(ArchiveError::Registration {
+                gateway: reg.gateway.clone(),
+                why: format!(
+                    "topic prefix {:?} is already registered to gateway {other:?}",
+                    reg.topic_prefix
+                ),
+            });
+        }
         tx.execute(
-            "INSERT INTO gateways (gateway, origin, public_key, city, enterprise, project, registered_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO gateways (gateway, origin, public_key, city, enterprise, project, registered_ms, topic_prefix, mqtt_user)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (gateway) DO UPDATE SET city = EXCLUDED.city,
-                 enterprise = EXCLUDED.enterprise, project = EXCLUDED.project",
-            &[&reg.gateway, &reg.origin, &reg.public_key, &reg.city, &reg.enterprise, &reg.project, &(now_ms as i64)],
+                 enterprise = EXCLUDED.enterprise, project = EXCLUDED.project,
+                 topic_prefix = EXCLUDED.topic_prefix, mqtt_user = EXCLUDED.mqtt_user",
+            &[&reg.gateway, &reg.origin, &reg.public_key, &reg.city, &reg.enterprise, &reg.project, &(now_ms as i64), &reg.topic_prefix, &reg.mqtt_user],
         )
         .await
         .map_err(self.e("register"))?;
@@ -151,7 +199,7 @@ impl PgArchive {
         let mut g = self.client.lock().await;
         let c = self.connected(&mut g).await?;
         let rows = c
-            .query("SELECT gateway, origin, public_key, city, enterprise, project FROM gateways ORDER BY gateway", &[])
+            .query("SELECT gateway, origin, public_key, city, enterprise, project, topic_prefix, mqtt_user FROM gateways ORDER BY gateway", &[])
             .await
             .map_err(self.e("read gateways"))?;
         Ok(rows
@@ -163,6 +211,8 @@ impl PgArchive {
                 city: r.get(3),
                 enterprise: r.get(4),
                 project: r.get(5),
+                topic_prefix: r.get(6),
+                mqtt_user: r.get(7),
             })
             .collect())
     }
@@ -206,14 +256,53 @@ impl PgArchive {
         Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get(1))).collect())
     }
 
+    /// The unverified signature lines of `origin`'s checkpoints, by size.
+    pub async fn unverified(&self, origin: &str) -> Res<Vec<(u64, String)>> {
+        let mut g = self.client.lock().await;
+        let c = self.connected(&mut g).await?;
+        let rows = c
+            .query(
+                "SELECT size, unverified FROM checkpoints WHERE origin = $1 AND unverified <> '' ORDER BY size",
+                &[&origin],
+            )
+            .await
+            .map_err(self.e("read checkpoints"))?;
+        Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get(1))).collect())
+    }
+
+    /// See [`crate::archive::Archive::register_witness`].
+    pub async fn register_witness(&self, name: &str, vkey: &str, now_ms: u64) -> Res<()> {
+        let mut g = self.client.lock().await;
+        let c = self.connected(&mut g).await?;
+        c.execute(
+            "INSERT INTO witnesses (name, vkey, registered_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET vkey = EXCLUDED.vkey",
+            &[&name, &vkey, &(now_ms as i64)],
+        )
+        .await
+        .map_err(self.e("register witness"))?;
+        Ok(())
+    }
+
+    /// See [`crate::archive::Archive::witnesses`].
+    pub async fn witnesses(&self) -> Res<Vec<String>> {
+        let mut g = self.client.lock().await;
+        let c = self.connected(&mut g).await?;
+        let rows = c
+            .query("SELECT vkey FROM witnesses ORDER BY name", &[])
+            .await
+            .map_err(self.e("read witnesses"))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// See [`crate::archive::Archive::anomalies`].
     pub async fn anomalies(&self, origin: Option<&str>) -> Res<Vec<Anomaly>> {
         let mut g = self.client.lock().await;
         let c = self.connected(&mut g).await?;
         let rows = c
             .query(
-                "SELECT origin, kind, first_seq, last_seq, detail, count, first_seen_ms FROM anomalies
-                 WHERE $1::text IS NULL OR origin = $1 ORDER BY origin, kind, first_seq, id",
+                "SELECT origin, kind, first_seq, last_seq, detail, count, first_seen_ms, topic, claimed_origin
+                 FROM anomalies WHERE $1::text IS NULL OR origin = $1 ORDER BY origin, kind, first_seq, id",
                 &[&origin],
             )
             .await
@@ -229,6 +318,8 @@ impl PgArchive {
                     r.get(4),
                     r.get(5),
                     r.get(6),
+                    r.get(7),
+                    r.get(8),
                 )
             })
             .collect()
@@ -241,7 +332,8 @@ impl PgArchive {
         let mut rows: Vec<GatewayRow> = c
             .query(
                 "SELECT gateway, origin, public_key, city, enterprise, project, records, horizon,
-                        first_wall_ms, last_wall_ms, last_received_ms FROM gateways ORDER BY gateway",
+                        first_wall_ms, last_wall_ms, last_received_ms, topic_prefix, mqtt_user
+                 FROM gateways ORDER BY gateway",
                 &[],
             )
             .await
@@ -257,6 +349,8 @@ impl PgArchive {
                         city: r.get(3),
                         enterprise: r.get(4),
                         project: r.get(5),
+                        topic_prefix: r.get(11),
+                        mqtt_user: r.get(12),
                     },
                     records: r.get::<_, i64>(6) as u64,
                     horizon: opt(7),
@@ -266,6 +360,7 @@ impl PgArchive {
                     covered_by_day: BTreeMap::new(),
                     last_checkpoint: None,
                     anomalies: BTreeMap::new(),
+                    spans: BTreeMap::new(),
                 }
             })
             .collect();
@@ -285,7 +380,7 @@ impl PgArchive {
         }
         for r in c
             .query(
-                "SELECT DISTINCT ON (origin) origin, size, signatures, received_ms, root_checked, note
+                "SELECT DISTINCT ON (origin) origin, size, signatures, received_ms, root_checked, note, unverified
                  FROM checkpoints ORDER BY origin, size DESC",
                 &[],
             )
@@ -299,6 +394,7 @@ impl PgArchive {
                     received_ms: r.get::<_, i64>(3) as u64,
                     root_checked: r.get(4),
                     note: r.get(5),
+                    unverified: r.get(6),
                 });
             }
         }
@@ -313,6 +409,22 @@ impl PgArchive {
         {
             if let (Some(&i), Some(k)) = (index.get(r.get::<_, &str>(0)), AnomalyKind::parse(r.get(1))) {
                 rows[i].anomalies.insert(k, (r.get::<_, i64>(2) as u64, r.get::<_, i64>(3) as u64));
+            }
+        }
+        for r in c.query(SPANS_SQL, &[]).await.map_err(self.e("read anomalies"))? {
+            if let (Some(&i), Some(k)) =
+                (index.get(r.get::<_, &str>(0)), AnomalyKind::parse(r.get(1)))
+            {
+                add_span(
+                    &mut rows[i],
+                    k,
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                    r.get(7),
+                );
             }
         }
         Ok(rows)

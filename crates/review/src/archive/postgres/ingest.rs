@@ -90,7 +90,7 @@ impl PgArchive {
         }
         for r in tx
             .query(
-                "SELECT c.origin, c.size, c.root, c.note FROM checkpoints c
+                "SELECT c.origin, c.size, c.root, c.note, c.unverified FROM checkpoints c
                  JOIN unnest($1::text[], $2::bigint[]) AS w(origin, size) ON c.origin = w.origin AND c.size = w.size",
                 &[&cp_o, &cp_s],
             )
@@ -98,7 +98,11 @@ impl PgArchive {
             .map_err(self.e("read checkpoints"))?
         {
             if let Some(st) = states.get_mut(r.get::<_, &str>(0)) {
-                let stored = StoredCheckpoint { root: self.hash(r.get(2))?, note: r.get(3) };
+                let stored = StoredCheckpoint {
+                    root: self.hash(r.get(2))?,
+                    note: r.get(3),
+                    unverified: r.get(4),
+                };
                 st.checkpoints.insert(r.get::<_, i64>(1) as u64, stored);
             }
         }
@@ -206,21 +210,23 @@ impl PgArchive {
         for (origin, w) in &cp_writes {
             out.checkpoints += 1;
             match w {
-                CheckpointWrite::Insert { size, root, note, signatures } => {
+                CheckpointWrite::Insert { size, root, note, signatures, unverified } => {
                     let (size, root, sigs) = (*size as i64, root.0.to_vec(), *signatures as i64);
                     tx.execute(
-                        "INSERT INTO checkpoints (origin, size, root, note, signatures, received_ms)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                        &[origin, &size, &root, note, &sigs, &now],
+                        "INSERT INTO checkpoints (origin, size, root, note, signatures, received_ms, unverified)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        &[origin, &size, &root, note, &sigs, &now, unverified],
                     )
                     .await
                 }
-                CheckpointWrite::Merge { size, note, signatures } => {
+                // Only new verified lines make the checkpoint newly received.
+                CheckpointWrite::Merge { size, note, signatures, unverified } => {
                     let (size, sigs) = (*size as i64, *signatures as i64);
                     tx.execute(
-                        "UPDATE checkpoints SET note = $3, signatures = $4, received_ms = $5
+                        "UPDATE checkpoints SET received_ms = CASE WHEN note = $3 THEN received_ms ELSE $5 END,
+                             note = $3, signatures = $4, unverified = $6
                          WHERE origin = $1 AND size = $2",
-                        &[origin, &size, note, &sigs, &now],
+                        &[origin, &size, note, &sigs, &now, unverified],
                     )
                     .await
                 }
@@ -268,8 +274,8 @@ impl PgArchive {
         anomalies.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         for a in &anomalies {
             tx.execute(
-                "INSERT INTO anomalies (origin, kind, first_seq, last_seq, detail, fingerprint, first_seen_ms, last_seen_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                "INSERT INTO anomalies (origin, kind, first_seq, last_seq, detail, fingerprint, first_seen_ms, last_seen_ms, topic, claimed_origin)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
                  ON CONFLICT (fingerprint) DO UPDATE SET count = anomalies.count + 1,
                      last_seen_ms = EXCLUDED.last_seen_ms,
                      first_seq = LEAST(anomalies.first_seq, EXCLUDED.first_seq),
@@ -282,6 +288,8 @@ impl PgArchive {
                     &a.detail,
                     &a.fingerprint,
                     &now,
+                    &a.topic,
+                    &a.claimed_origin,
                 ],
             )
             .await

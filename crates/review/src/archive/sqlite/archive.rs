@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::archive::error::ArchiveError;
 use crate::archive::migrate::{self, CREATE_VERSION_TABLE};
 use crate::archive::model::{Anomaly, AnomalyKind, Arrival, BatchOutcome, Registration};
-use crate::archive::summary::{GatewayRow, LastCheckpoint};
+use crate::archive::summary::{add_span, GatewayRow, LastCheckpoint, SPANS_SQL};
 use edgeproof_evidence::merkle::Hash;
 
 /// An open SQLite archive.
@@ -91,12 +91,23 @@ impl SqliteArchive {
                     why: format!("origin {:?} is already registered to gateway {other:?}", reg.origin),
                 });
             }
+            let taken: Option<String> = tx
+                .query_row("SELECT gateway FROM gateways WHERE topic_prefix = ?1 AND gateway <> ?2", [&reg.topic_prefix, &reg.gateway], |r| r.get(0))
+                .optional()
+                .map_err(e(p, "register"))?;
+            if let Some(other) = taken {
+                return Err(ArchiveError::Registration {
+                    gateway: reg.gateway.clone(),
+                    why: format!("topic prefix {:?} is already registered to gateway {other:?}", reg.topic_prefix),
+                });
+            }
             tx.execute(
-                "INSERT INTO gateways (gateway, origin, public_key, city, enterprise, project, registered_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO gateways (gateway, origin, public_key, city, enterprise, project, registered_ms, topic_prefix, mqtt_user)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (gateway) DO UPDATE SET city = excluded.city,
-                     enterprise = excluded.enterprise, project = excluded.project",
-                params![reg.gateway, reg.origin, reg.public_key, reg.city, reg.enterprise, reg.project, now_ms as i64],
+                     enterprise = excluded.enterprise, project = excluded.project,
+                     topic_prefix = excluded.topic_prefix, mqtt_user = excluded.mqtt_user",
+                params![reg.gateway, reg.origin, reg.public_key, reg.city, reg.enterprise, reg.project, now_ms as i64, reg.topic_prefix, reg.mqtt_user],
             )
             .map_err(e(p, "register"))?;
             tx.commit().map_err(e(p, "register"))
@@ -108,7 +119,7 @@ impl SqliteArchive {
     pub async fn registrations(&self) -> Res<Vec<Registration>> {
         self.with(|c, p| {
             let mut st = c
-                .prepare("SELECT gateway, origin, public_key, city, enterprise, project FROM gateways ORDER BY gateway")
+                .prepare("SELECT gateway, origin, public_key, city, enterprise, project, topic_prefix, mqtt_user FROM gateways ORDER BY gateway")
                 .map_err(e(p, "read gateways"))?;
             let rows = st
                 .query_map([], |r| {
@@ -119,6 +130,8 @@ impl SqliteArchive {
                         city: r.get(3)?,
                         enterprise: r.get(4)?,
                         project: r.get(5)?,
+                        topic_prefix: r.get(6)?,
+                        mqtt_user: r.get(7)?,
                     })
                 })
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -171,13 +184,57 @@ impl SqliteArchive {
         .await
     }
 
+    /// The unverified signature lines of `origin`'s checkpoints, by size.
+    pub async fn unverified(&self, origin: String) -> Res<Vec<(u64, String)>> {
+        self.with(move |c, p| {
+            let mut st = c
+                .prepare("SELECT size, unverified FROM checkpoints WHERE origin = ?1 AND unverified <> '' ORDER BY size")
+                .map_err(e(p, "read checkpoints"))?;
+            let rows = st
+                .query_map([origin], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(e(p, "read checkpoints"))?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// See [`crate::archive::Archive::register_witness`].
+    pub async fn register_witness(&self, name: String, vkey: String, now_ms: u64) -> Res<()> {
+        self.with(move |c, p| {
+            c.execute(
+                "INSERT INTO witnesses (name, vkey, registered_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET vkey = excluded.vkey",
+                params![name, vkey, now_ms as i64],
+            )
+            .map(|_| ())
+            .map_err(e(p, "register witness"))
+        })
+        .await
+    }
+
+    /// See [`crate::archive::Archive::witnesses`].
+    pub async fn witnesses(&self) -> Res<Vec<String>> {
+        self.with(|c, p| {
+            let mut st = c
+                .prepare("SELECT vkey FROM witnesses ORDER BY name")
+                .map_err(e(p, "read witnesses"))?;
+            let rows = st
+                .query_map([], |r| r.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(e(p, "read witnesses"))?;
+            Ok(rows)
+        })
+        .await
+    }
+
     /// Stored anomalies, of one origin or all, by origin, kind and seq.
     pub async fn anomalies(&self, origin: Option<String>) -> Res<Vec<Anomaly>> {
         self.with(move |c, p| {
             let mut st = c
                 .prepare(
-                    "SELECT origin, kind, first_seq, last_seq, detail, count, first_seen_ms FROM anomalies
-                     WHERE ?1 IS NULL OR origin = ?1 ORDER BY origin, kind, first_seq, id",
+                    "SELECT origin, kind, first_seq, last_seq, detail, count, first_seen_ms, topic, claimed_origin
+                     FROM anomalies WHERE ?1 IS NULL OR origin = ?1 ORDER BY origin, kind, first_seq, id",
                 )
                 .map_err(e(p, "read anomalies"))?;
             let rows = st
@@ -190,13 +247,17 @@ impl SqliteArchive {
                         r.get::<_, String>(4)?,
                         r.get::<_, i64>(5)?,
                         r.get::<_, i64>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
                     ))
                 })
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 .map_err(e(p, "read anomalies"))?;
             rows.into_iter()
-                .map(|(origin, kind, f, l, detail, count, seen)| {
-                    crate::archive::store::anomaly_row(p, origin, &kind, f, l, detail, count, seen)
+                .map(|(origin, kind, f, l, detail, count, seen, topic, claimed)| {
+                    crate::archive::store::anomaly_row(
+                        p, origin, &kind, f, l, detail, count, seen, topic, claimed,
+                    )
                 })
                 .collect()
         })
@@ -212,7 +273,8 @@ impl SqliteArchive {
                 let mut st = c
                     .prepare(
                         "SELECT gateway, origin, public_key, city, enterprise, project, records, horizon,
-                                first_wall_ms, last_wall_ms, last_received_ms FROM gateways ORDER BY gateway",
+                                first_wall_ms, last_wall_ms, last_received_ms, topic_prefix, mqtt_user
+                         FROM gateways ORDER BY gateway",
                     )
                     .map_err(err)?;
                 let mut q = st.query([]).map_err(e(p, "read gateways"))?;
@@ -226,6 +288,8 @@ impl SqliteArchive {
                             city: r.get(3).map_err(e(p, "read gateways"))?,
                             enterprise: r.get(4).map_err(e(p, "read gateways"))?,
                             project: r.get(5).map_err(e(p, "read gateways"))?,
+                            topic_prefix: r.get(11).map_err(e(p, "read gateways"))?,
+                            mqtt_user: r.get(12).map_err(e(p, "read gateways"))?,
                         },
                         records: get(6).map_err(e(p, "read gateways"))?.unwrap_or(0),
                         horizon: get(7).map_err(e(p, "read gateways"))?,
@@ -235,6 +299,7 @@ impl SqliteArchive {
                         covered_by_day: BTreeMap::new(),
                         last_checkpoint: None,
                         anomalies: BTreeMap::new(),
+                        spans: BTreeMap::new(),
                     });
                 }
             }
@@ -254,7 +319,7 @@ impl SqliteArchive {
             }
             let mut st = c
                 .prepare(
-                    "SELECT c.origin, c.size, c.signatures, c.received_ms, c.root_checked, c.note FROM checkpoints c
+                    "SELECT c.origin, c.size, c.signatures, c.received_ms, c.root_checked, c.note, c.unverified FROM checkpoints c
                      JOIN (SELECT origin, MAX(size) AS size FROM checkpoints GROUP BY origin) m
                        ON m.origin = c.origin AND m.size = c.size",
                 )
@@ -270,6 +335,7 @@ impl SqliteArchive {
                         received_ms: g(3)? as u64,
                         root_checked: g(4)?,
                         note: r.get(5).map_err(e(p, "read checkpoints"))?,
+                        unverified: r.get(6).map_err(e(p, "read checkpoints"))?,
                     });
                 }
             }
@@ -287,6 +353,17 @@ impl SqliteArchive {
                 let seqs: i64 = r.get(3).map_err(e(p, "read anomalies"))?;
                 if let (Some(&i), Some(k)) = (index.get(&origin), AnomalyKind::parse(&kind)) {
                     rows[i].anomalies.insert(k, (n as u64, seqs as u64));
+                }
+            }
+            let mut st = c.prepare(SPANS_SQL).map_err(e(p, "read anomalies"))?;
+            let mut q = st.query([]).map_err(e(p, "read anomalies"))?;
+            while let Some(r) = q.next().map_err(e(p, "read anomalies"))? {
+                let origin: String = r.get(0).map_err(e(p, "read anomalies"))?;
+                let kind: String = r.get(1).map_err(e(p, "read anomalies"))?;
+                if let (Some(&i), Some(k)) = (index.get(&origin), AnomalyKind::parse(&kind)) {
+                    let o = |n| r.get::<_, Option<i64>>(n).map_err(e(p, "read anomalies"));
+                    let t = |n| r.get::<_, i64>(n).map_err(e(p, "read anomalies"));
+                    add_span(&mut rows[i], k, o(2)?, o(3)?, t(4)?, t(5)?, o(6)?, o(7)?);
                 }
             }
             Ok(rows)
@@ -351,13 +428,13 @@ mod tests {
         drop(a);
         // Opening again applies nothing and keeps the data.
         let a = SqliteArchive::open(&path).await.unwrap();
-        assert_eq!(a.schema_version().await.unwrap(), 1);
+        assert_eq!(a.schema_version().await.unwrap(), 2);
         drop(a);
         let c = Connection::open(&path).unwrap();
         c.execute("INSERT INTO schema_version (version, name, applied_ms) VALUES (99, 'x', 0)", [])
             .unwrap();
         drop(c);
         let err = SqliteArchive::open(&path).await.err().expect("refused");
-        assert!(matches!(err, ArchiveError::NewerSchema { found: 99, known: 1, .. }), "{err}");
+        assert!(matches!(err, ArchiveError::NewerSchema { found: 99, known: 2, .. }), "{err}");
     }
 }

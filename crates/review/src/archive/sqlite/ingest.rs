@@ -58,18 +58,19 @@ pub(super) fn ingest(
             }
             let mut st = tx
                 .prepare_cached(
-                    "SELECT root, note FROM checkpoints WHERE origin = ?1 AND size = ?2",
+                    "SELECT root, note, unverified FROM checkpoints WHERE origin = ?1 AND size = ?2",
                 )
                 .map_err(e(p, "read checkpoints"))?;
             for cp in &checkpoints {
-                let row: Option<(Vec<u8>, String)> = st
-                    .query_row(params![origin, cp.size as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                let row: Option<(Vec<u8>, String, String)> = st
+                    .query_row(params![origin, cp.size as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
                     .optional()
                     .map_err(e(p, "read checkpoints"))?;
-                if let Some((root, note)) = row {
-                    state
-                        .checkpoints
-                        .insert(cp.size, StoredCheckpoint { root: hash_of(p, root)?, note });
+                if let Some((root, note, unverified)) = row {
+                    let root = hash_of(p, root)?;
+                    state.checkpoints.insert(cp.size, StoredCheckpoint { root, note, unverified });
                 }
             }
         }
@@ -143,15 +144,17 @@ pub(super) fn ingest(
             for w in &plan.checkpoints {
                 out.checkpoints += 1;
                 match w {
-                    CheckpointWrite::Insert { size, root, note, signatures } => tx.execute(
-                        "INSERT INTO checkpoints (origin, size, root, note, signatures, received_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![origin, *size as i64, &root.0[..], note, *signatures as i64, now_ms as i64],
+                    CheckpointWrite::Insert { size, root, note, signatures, unverified } => tx.execute(
+                        "INSERT INTO checkpoints (origin, size, root, note, signatures, received_ms, unverified)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![origin, *size as i64, &root.0[..], note, *signatures as i64, now_ms as i64, unverified],
                     ),
-                    CheckpointWrite::Merge { size, note, signatures } => tx.execute(
-                        "UPDATE checkpoints SET note = ?3, signatures = ?4, received_ms = ?5
+                    // Only new verified lines make the checkpoint newly received.
+                    CheckpointWrite::Merge { size, note, signatures, unverified } => tx.execute(
+                        "UPDATE checkpoints SET received_ms = CASE WHEN note = ?3 THEN received_ms ELSE ?5 END,
+                             note = ?3, signatures = ?4, unverified = ?6
                          WHERE origin = ?1 AND size = ?2",
-                        params![origin, *size as i64, note, *signatures as i64, now_ms as i64],
+                        params![origin, *size as i64, note, *signatures as i64, now_ms as i64, unverified],
                     ),
                 }
                 .map_err(e(p, "store checkpoints"))?;
@@ -200,8 +203,8 @@ pub(super) fn ingest(
     {
         let mut st = tx
             .prepare_cached(
-                "INSERT INTO anomalies (origin, kind, first_seq, last_seq, detail, fingerprint, first_seen_ms, last_seen_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                "INSERT INTO anomalies (origin, kind, first_seq, last_seq, detail, fingerprint, first_seen_ms, last_seen_ms, topic, claimed_origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
                  ON CONFLICT (fingerprint) DO UPDATE SET count = count + 1, last_seen_ms = excluded.last_seen_ms,
                      first_seq = MIN(COALESCE(first_seq, excluded.first_seq), COALESCE(excluded.first_seq, first_seq)),
                      last_seq = MAX(COALESCE(last_seq, excluded.last_seq), COALESCE(excluded.last_seq, last_seq))",
@@ -215,7 +218,9 @@ pub(super) fn ingest(
                 a.seqs.map(|s| s.last as i64),
                 a.detail,
                 a.fingerprint,
-                now_ms as i64
+                now_ms as i64,
+                a.topic,
+                a.claimed_origin
             ])
             .map_err(e(p, "store anomalies"))?;
         }

@@ -27,7 +27,9 @@
 //! not prove consistency with it (`bad_proof`), with the cosigned tree and note it conflicts
 //! with, and the whole request body. A `fork` row holds two checkpoints of one size with
 //! different roots, both signed by the gateway: proof that its log was rewritten. At most
-//! [`MAX_CONFLICTS_PER_LOG`] rows per log.
+//! [`MAX_CONFLICTS_PER_LOG`] rows per log, however many instances race to add one: the
+//! count and the insert are one atomic step (SQLite: one statement under the database's write
+//! lock; PostgreSQL: one transaction under a per-log advisory lock).
 //!
 //! Changing the schema means a new entry in [`MIGRATIONS`], never an edit of an old one.
 
@@ -174,14 +176,31 @@ impl Store {
     /// Opens `db` — a file path, `sqlite://PATH`, or `postgres://…` / `postgresql://…` — and
     /// applies the migrations it lacks.
     pub async fn open(db: &str) -> Result<Store, StoreError> {
+        Self::open_with(db, crate::postgres::Timeouts::default()).await
+    }
+
+    /// Like [`Store::open`], with these PostgreSQL timeouts ([`crate::postgres`]).
+    pub async fn open_with(
+        db: &str,
+        timeouts: crate::postgres::Timeouts,
+    ) -> Result<Store, StoreError> {
         if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-            return Ok(Store::Postgres(postgres::PgStore::open(db).await?));
+            return Ok(Store::Postgres(postgres::PgStore::open_with(db, timeouts).await?));
         }
         let path = db.strip_prefix("sqlite://").unwrap_or(db);
         if path.is_empty() || path.contains("://") {
             return Err(StoreError::Url(db.into()));
         }
         Ok(Store::Sqlite(sqlite::SqliteStore::open(path).await?))
+    }
+
+    /// Whether the database answers now (`GET /healthz`): an error when it does not, within
+    /// the timeouts.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.ping().await,
+            Store::Postgres(s) => s.ping().await,
+        }
     }
 
     /// Registers a log with its key (idempotent; another key for a known origin is refused).

@@ -152,7 +152,20 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// See [`super::Store::record_conflict`].
+    /// See [`super::Store::ping`].
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let conn = Arc::clone(&self.conn);
+        blocking(&self.path, move || {
+            lock(&conn)
+                .query_row("SELECT COUNT(*) FROM witness_logs", [], |r| r.get::<_, i64>(0))?;
+            Ok(Ok(()))
+        })
+        .await?
+    }
+
+    /// See [`super::Store::record_conflict`]: one `INSERT … SELECT … WHERE count < cap`
+    /// statement. It writes, so SQLite takes the database's write lock before it reads: the
+    /// count and the insert are atomic across connections and processes.
     pub async fn record_conflict(&self, c: &Conflict) -> Result<bool, StoreError> {
         let c = c.clone();
         let conn = Arc::clone(&self.conn);
