@@ -24,6 +24,7 @@
 
 pub mod agent;
 pub mod backoff;
+pub mod commission;
 pub mod config;
 pub mod evidence;
 pub mod http;

@@ -31,14 +31,7 @@ async fn a_black_holed_archive_costs_a_retry_never_a_record() {
     let logs = sim_fleet(GATEWAYS, RECORDS);
     let archive = Archive::open(&db.url).await.unwrap();
     for l in &logs {
-        let reg = Registration {
-            gateway: l.gw.clone(),
-            origin: format!("edgeproof/{}", l.gw),
-            public_key: l.key.public().to_base64(),
-            city: String::new(),
-            enterprise: String::new(),
-            project: String::new(),
-        };
+        let reg = Registration::new(&l.gw, &l.key.public().to_base64());
         archive.register(reg).await.unwrap();
     }
     let pg_port: u16 =

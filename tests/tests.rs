@@ -13,6 +13,8 @@ mod collect_memory;
 mod collect_report;
 mod collect_scale;
 mod collect_stall;
+mod commission_points;
+mod commission_read_scan;
 mod demo;
 mod dist;
 mod doctor;

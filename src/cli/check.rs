@@ -1,4 +1,5 @@
-//! `edgeproof check FILE`: validate a config and summarise what the agent would do; warn (on
+//! `edgeproof check FILE` (or `-c FILE`): validate a config — its fields, and that the files it
+//! names can be read — and summarise what the agent would do; warn (on
 //! stderr, exit 0) about key or password files others can read and plain-text publishing to
 //! another machine.
 
@@ -12,6 +13,12 @@ use edgeproof::source::modbus::{plan, ModbusPoint, ReadLimits};
 pub fn run(file: &Path) -> ExitCode {
     match config::load(file) {
         Ok(cfg) => {
+            let missing = config::named_files::unreadable_files(&cfg);
+            if !missing.is_empty() {
+                let e = ConfigError::Invalid { path: file.to_path_buf(), errors: missing };
+                eprintln!("error: {e}");
+                return ExitCode::from(super::EXIT_NEGATIVE);
+            }
             println!("{}: valid", file.display());
             println!(
                 "gateway {} · enterprise {} · project {}",

@@ -39,7 +39,7 @@ use edgeproof::model::Quality;
 use edgeproof::publish::diagnose::{describe, BrokerContext};
 use edgeproof::source::modbus::reader::DeviceReader;
 use edgeproof::source::modbus::rtu::RtuBuses;
-use edgeproof::source::modbus::ModbusLink;
+use edgeproof::source::modbus::{ModbusLink, Transport as ModbusTransport};
 use edgeproof::source::NoObserver;
 use rumqttc::{
     AsyncClient, ConnectReturnCode, Event, MqttOptions, Packet, TlsConfiguration, Transport,
@@ -499,7 +499,15 @@ async fn device(d: &Device, buses: &mut Option<RtuBuses>) -> Finding {
             DeviceProtocol::ModbusTcp(m) => {
                 let reader = DeviceReader::new(d.name.clone(), m);
                 let address = m.address.clone();
-                Ok::<_, String>((address, read_modbus(reader).await))
+                let (qualities, first_bad) = read_modbus(reader).await;
+                let mut qualities = qualities;
+                if let Some(p) = first_bad {
+                    // The reader keeps only a quality per point; ask once more for the cause.
+                    let link =
+                        ModbusTransport::new(d.name.clone(), m.address.clone(), m.unit, m.timeout);
+                    cause_of(link, &p, &mut qualities).await;
+                }
+                Ok::<_, String>((address, qualities))
             }
             DeviceProtocol::ModbusRtu(m) => {
                 let buses = buses.get_or_insert_with(|| RtuBuses::new(Arc::new(NoObserver)));
@@ -507,13 +515,34 @@ async fn device(d: &Device, buses: &mut Option<RtuBuses>) -> Finding {
                 let reader =
                     DeviceReader::with_link(d.name.clone(), m.points.clone(), &m.limits, unit);
                 let address = reader.link().address().to_string();
-                Ok((address, read_modbus(reader).await))
+                let (mut qualities, first_bad) = read_modbus(reader).await;
+                match (&m.bus, first_bad) {
+                    // The bus is in its reopen backoff: a second read would only say so.
+                    (edgeproof::config::RtuBus::Serial(line), Some(p))
+                        if !Path::new(&line.port).exists() =>
+                    {
+                        if let Some(r) = qualities.iter_mut().find(|r| !r.quality.is_good()) {
+                            r.cause = Some(format!(
+                                "{} ({} {}): no such serial port {}",
+                                p.name, p.area, p.address, line.port
+                            ));
+                        }
+                    }
+                    (_, Some(p)) => {
+                        cause_of(buses.unit(d.name.clone(), m), &p, &mut qualities).await
+                    }
+                    (_, None) => {}
+                }
+                Ok((address, qualities))
             }
             #[cfg(feature = "opcua")]
             DeviceProtocol::OpcUa(o) => match edgeproof::source::opcua::read_once(&d.name, o).await
             {
                 Ok((samples, _)) => {
-                    let qualities: Vec<Quality> = samples.iter().map(|s| s.quality).collect();
+                    let qualities: Vec<Reading> = samples
+                        .iter()
+                        .map(|s| Reading { quality: s.quality, cause: None })
+                        .collect();
                     Ok((o.endpoint.to_string(), qualities))
                 }
                 Err(e) => Err(e.to_string()),
@@ -525,19 +554,57 @@ async fn device(d: &Device, buses: &mut Option<RtuBuses>) -> Finding {
             finding(Status::Fail, what, format!("no complete read within {DEVICE_TIMEOUT:?}"))
         }
         Ok(Err(e)) => finding(Status::Fail, what, e),
-        Ok(Ok((address, qualities))) => {
+        Ok(Ok((address, readings))) => {
+            let qualities: Vec<Quality> = readings.iter().map(|r| r.quality).collect();
             let (status, detail) = judge_reads(&qualities);
-            finding(status, what, format!("{address}: {detail}"))
+            let cause = readings
+                .iter()
+                .find_map(|r| r.cause.as_ref())
+                .map_or(String::new(), |c| format!("; first failure: {c}"));
+            finding(status, what, format!("{address}: {detail}{cause}"))
         }
     }
 }
 
-async fn read_modbus<L: ModbusLink>(mut reader: DeviceReader<L>) -> Vec<Quality> {
+/// Every point's quality, and the first point that read bad.
+async fn read_modbus<L: ModbusLink>(
+    mut reader: DeviceReader<L>,
+) -> (Vec<Reading>, Option<edgeproof::source::modbus::ModbusPoint>) {
     let mut readings = Vec::new();
     for g in 0..reader.plan().groups.len() {
         reader.read_group(g, &mut readings).await;
     }
-    readings.iter().map(|r| r.sample.quality).collect()
+    readings.sort_by_key(|r| r.index);
+    let first_bad = readings
+        .iter()
+        .find(|r| !r.sample.quality.is_good())
+        .and_then(|r| reader.points().get(r.index).cloned());
+    (
+        readings.iter().map(|r| Reading { quality: r.sample.quality, cause: None }).collect(),
+        first_bad,
+    )
+}
+
+/// A point's quality, and for the first bad one the device's own cause.
+struct Reading {
+    quality: Quality,
+    cause: Option<String>,
+}
+
+/// Reads `point` alone over `link` and notes the failure's cause (connection refused,
+/// timeout, exception 02, no such serial port) on the first bad reading.
+async fn cause_of<L: ModbusLink>(
+    mut link: L,
+    point: &edgeproof::source::modbus::ModbusPoint,
+    readings: &mut [Reading],
+) {
+    let cause = match link.read(point.area, point.address, point.width()).await {
+        Ok(_) => return,
+        Err(e) => edgeproof::commission::cause::cause(&e),
+    };
+    if let Some(r) = readings.iter_mut().find(|r| !r.quality.is_good()) {
+        r.cause = Some(format!("{} ({} {}): {cause}", point.name, point.area, point.address));
+    }
 }
 
 /// All points good: ok; some: a warning naming why the others failed; none: a failure.

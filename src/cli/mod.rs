@@ -18,9 +18,12 @@ mod digest;
 mod doctor;
 mod export;
 mod keygen;
+mod points;
 mod probe;
+mod read;
 mod review;
 mod run;
+mod scan;
 #[cfg(feature = "opcua")]
 mod trust;
 mod verify;
@@ -55,9 +58,14 @@ enum Command {
     /// Check a config file: prints a summary (devices, points, planned Modbus requests per
     /// poll cycle) or every mistake with its path, e.g.
     /// `devices[1].points[4].order: "ABDC" is not one of ABCD, CDAB, BADC, DCBA`.
+    /// Files the config names (passwords, keys, certificates) must exist and be readable.
     Check {
         /// The config file (TOML).
-        file: PathBuf,
+        #[arg(required_unless_present = "config", conflicts_with = "config")]
+        file: Option<PathBuf>,
+        /// The config file, as the other commands take it.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
     },
     /// The installer's checklist: config valid, data dir writable with free space, evidence
     /// key present with safe permissions, clock synchronised, broker reachable (TCP, TLS,
@@ -144,6 +152,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read a device without a config file, like mbpoll: `read tcp://10.0.0.5:502 --unit 1
+    /// --holding 0:20 --type f32 --order CDAB`, or `read 'rtu:///dev/ttyUSB0?baud=9600&parity=even'
+    /// --unit 3 --input 0:10`. Prints each value beside its raw registers. Read function codes
+    /// only. Exit 1 if the device refused or did not answer.
+    Read(read::ReadArgs),
+    /// Find which unit ids answer (an RTU bus, or units behind a TCP gateway) and which
+    /// addresses of each area they let us read (bisecting on exception 02/03, rate-limited,
+    /// read function codes only); prints a draft device map and writes a CSV point table.
+    /// Exit 1 if no unit answered.
+    Scan(scan::ScanArgs),
+    /// Turn a point table (点表: .xlsx, .xls, .ods or .csv; Chinese or English headers) into
+    /// the device's `[[devices.points]]` TOML. Modicon addresses (40001 style) are converted
+    /// with a note; every bad cell is reported with its sheet, row and column (exit 1).
+    Import(points::ImportArgs),
+    /// Write a device's points to an .xlsx point table for the customer's sign-off (the
+    /// columns `import` reads back).
+    ExportPoints(points::ExportPointsArgs),
     /// Make the gateway's evidence signing key: DIR/evidence.key (mode 0600, never
     /// overwritten) and DIR/evidence.pub (give it to the reviewer). Prints the fingerprint.
     Keygen {
@@ -240,9 +265,11 @@ pub fn main() -> ExitCode {
         return code;
     }
     let cli = Cli::parse();
-    edgeproof::service::logging::init();
+    // Commissioning commands print their findings; connection chatter only on RUST_LOG.
+    let quiet = matches!(cli.command, Command::Read(_) | Command::Scan(_));
+    edgeproof::service::logging::init_at(if quiet { "warn" } else { "info" });
     match cli.command {
-        Command::Check { file } => check::run(&file),
+        Command::Check { file, config } => check::run(&file.or(config).unwrap_or_default()),
         #[cfg(feature = "demo")]
         Command::Demo { broker, metrics, data_dir, duration, status_every } => {
             runtime().block_on(demo::run(demo::DemoArgs {
@@ -301,6 +328,10 @@ pub fn main() -> ExitCode {
             runtime().block_on(probe::run(&config, device.as_deref(), json))
         }
         Command::Keygen { dir } => keygen::run(&dir),
+        Command::Read(args) => runtime().block_on(read::run(args)),
+        Command::Scan(args) => runtime().block_on(scan::run(args)),
+        Command::Import(args) => points::import(args),
+        Command::ExportPoints(args) => points::export_points(args),
         Command::Digest(args) => digest::run(args),
         Command::Export { config, from, to, output, utc_offset } => {
             export::run(export::ExportArgs { config, from, to, output, utc_offset })

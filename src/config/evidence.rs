@@ -308,7 +308,7 @@ model = "PX-1"
             ("a gateway key", entry("https://w2", &gateway_type, ""), "evidence.witnesses[1].public_key: signature type 0x01"),
             ("same key name twice", entry("https://w2", &good, ""), "evidence.witnesses[1].public_key: witness key name \"w.example\" is already used by evidence.witnesses[0]"),
             ("ca_file on http", entry("http://w2", &good, ", ca_file = \"/ca\""), "evidence.witnesses[1].ca_file: is set but the url is http://"),
-            ("unknown field", entry("https://w2", &good, ", key = 1"), "unknown field"),
+            ("unknown key", entry("https://w2", &good, ", key = 1"), "evidence.witnesses[1].key: unknown key"),
         ];
         for (case, second, want) in cases {
             let errs = errors(&format!("{HEAD}[evidence]\nwitnesses = [{ok}, {second}]\n"));
@@ -355,7 +355,7 @@ model = "PX-1"
                 "evidence.checkpoint_interval",
             ),
             ("empty key file", "[evidence]\nkey_file = \"\"\n", "evidence.key_file"),
-            ("unknown key", "[evidence]\nkey = \"x\"\n", "unknown field"),
+            ("unknown key", "[evidence]\nkey = \"x\"\n", "evidence.key: unknown key"),
             (
                 "inventory name taken by a device",
                 "[[inventory]]\nname = \"press-01\"\n",

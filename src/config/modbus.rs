@@ -259,6 +259,13 @@ fn compile_point(
     }
     let address = match p.address {
         Some(a) if (0..=65535).contains(&a) => Some(a as u16),
+        Some(a) if a < 0 => {
+            errs.push(
+                format!("{path}.address"),
+                format!("{a} is negative (addresses are 0-based, 0..=65535)"),
+            );
+            None
+        }
         Some(a) => {
             errs.push(
                 format!("{path}.address"),

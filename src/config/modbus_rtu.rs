@@ -169,6 +169,8 @@ pub(super) fn check_buses(errs: &mut Errors, sections: &[DeviceSection], devices
     for device in devices {
         let DeviceProtocol::ModbusRtu(rtu) = &device.protocol else { continue };
         let i = index(&device.name);
+        // A unit already reported as invalid compiled to the default; it claims no unit id.
+        let unit_valid = sections[i].unit.is_none_or(|u| (1..=247).contains(&u));
         if let RtuBus::Serial(line) = &rtu.bus {
             match lines.get(line.port.as_str()) {
                 None => {
@@ -190,6 +192,9 @@ pub(super) fn check_buses(errs: &mut Errors, sections: &[DeviceSection], devices
             }
         }
         let key = (rtu.bus.name(), rtu.unit);
+        if !unit_valid {
+            continue;
+        }
         if let Some(first) = units.get(&key) {
             let j = index(&first.name);
             errs.push(
@@ -357,6 +362,26 @@ mod tests {
         assert!(errs[0].starts_with("devices[1].unit: unit 5 on \"/dev/ttyS1\""), "{}", errs[0]);
         assert!(errs[0].contains("devices[0] (\"a\")"), "{}", errs[0]);
         assert!(errors(&[on("a", "/dev/ttyS1"), on("b", "/dev/ttyS2")].concat()).is_empty());
+    }
+
+    /// An invalid unit compiled to the default (1): it was also reported as a duplicate of
+    /// the real unit 1 on the same bus.
+    #[test]
+    fn an_invalid_unit_is_not_also_a_false_duplicate() {
+        let on = |name: &str, unit: i64| {
+            device(
+                name,
+                &format!("protocol = \"modbus-rtu\"\nport = \"/dev/ttyS1\"\nunit = {unit}"),
+            )
+        };
+        let errs = errors(&[on("a", 1), on("b", 300), on("c", 0)].concat());
+        assert_eq!(
+            errs,
+            vec![
+                "devices[1].unit: 300 is out of range 1..=247".to_string(),
+                "devices[2].unit: 0 is out of range 1..=247".to_string(),
+            ]
+        );
     }
 
     #[test]

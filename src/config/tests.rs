@@ -228,10 +228,9 @@ fn parse_errors_name_the_key_with_a_dotted_path() {
     let text = format!(
         "{GOOD_HEAD}\n[[devices]]\nname = \"d\"\nprotocol = \"modbus-tcp\"\naddress = \"h:1\"\n  [[devices.points]]\n  name = \"p\"\n  area = \"coil\"\n  address = \"zero\"\n"
     );
-    let err = load(&text).unwrap_err().to_string();
     assert_eq!(
-        err,
-        "test.toml: devices[0].points[0].address: invalid type: string \"zero\", expected an integer"
+        errors(&text),
+        vec!["devices[0].points[0].address: invalid type: string \"zero\", expected an integer"]
     );
 }
 
@@ -281,5 +280,129 @@ fn plain_mqtt_is_flagged_only_off_this_machine() {
         let mqtt = cfg.mqtt.unwrap();
         assert_eq!(mqtt.plain_text_off_host(), want, "{case}");
         assert_eq!(mqtt.plain_text_warning().is_some(), want, "{case}");
+    }
+}
+
+/// One device with one holding-register point; `point` adds or replaces its keys.
+fn one_point(point: &str) -> String {
+    format!(
+        "{GOOD_HEAD}\n[[devices]]\nname = \"plc\"\nprotocol = \"modbus-tcp\"\naddress = \"h:502\"\n  [[devices.points]]\n  name = \"p\"\n  area = \"holding\"\n  type = \"u16\"\n  {point}\n"
+    )
+}
+
+/// The `config` crate turned `address = 10.5` into register 11 and `check` said valid.
+#[test]
+fn integer_fields_refuse_floats_and_booleans() {
+    let cases = [
+        ("float address", "address = 10.5", "devices[0].points[0].address: invalid type: floating point `10.5`, expected an integer"),
+        ("boolean address", "address = true", "devices[0].points[0].address: invalid type: boolean `true`, expected an integer"),
+        ("float bit", "address = 0\n  bit = 1.0", "devices[0].points[0].bit: invalid type: floating point `1.0`, expected an integer"),
+        ("quoted number", "address = \"7\"", "devices[0].points[0].address: invalid type: string \"7\", expected an integer"),
+    ];
+    for (case, keys, want) in cases {
+        let errs = errors(&one_point(keys));
+        assert!(errs.iter().any(|e| e == want), "{case}: want {want:?} in {errs:#?}");
+        assert!(
+            !errs.iter().any(|e| e.contains("missing")),
+            "{case}: no follow-on error: {errs:#?}"
+        );
+    }
+    let text = format!("{GOOD_HEAD}\n[[devices]]\nname = \"plc\"\nprotocol = \"modbus-tcp\"\naddress = \"h:502\"\nunit = 1.5\n");
+    assert_eq!(
+        errors(&text),
+        vec!["devices[0].unit: invalid type: floating point `1.5`, expected an integer"]
+    );
+}
+
+/// A mistyped key (a schema error) stopped the load, hiding every validation error.
+#[test]
+fn a_mistyped_key_does_not_hide_the_other_mistakes() {
+    let text = format!(
+        r#"{GOOD_HEAD}
+colour = "red"
+[mqtt]
+url = "mqtt://h"
+max_inflight = "many"
+[[devices]]
+name = "plc"
+protocol = "modbus-tcp"
+address = "h:502"
+  [[devices.points]]
+  name = "a"
+  area = "holding"
+  adress = 3
+  type = "u16"
+  [[devices.points]]
+  name = "b"
+  area = "holding"
+  address = 1
+  type = "float3"
+  [[devices.points]]
+  area = "holding"
+  address = 2
+  type = "u16"
+  [[devices.points]]
+  name = "d"
+  area = "holding"
+  address = -4
+  type = "u16"
+"#
+    );
+    let errs = errors(&text);
+    let want = [
+        "gateway.colour: unknown key; expected one of id, enterprise, project, data_dir, production_devices",
+        "mqtt.max_inflight: invalid type: string \"many\", expected an integer",
+        "devices[0].points[0].adress: unknown key;",
+        "devices[0].points[2].name: missing",
+        "devices[0].points[0].address: missing; the 0-based protocol address",
+        "devices[0].points[1].type: unknown type \"float3\"",
+        "devices[0].points[3].address: -4 is negative (addresses are 0-based, 0..=65535)",
+    ];
+    for w in want {
+        assert!(errs.iter().any(|e| e.starts_with(w)), "want {w:?} in {errs:#?}");
+    }
+    assert_eq!(errs.len(), want.len(), "nothing else: {errs:#?}");
+}
+
+#[test]
+fn missing_required_keys_are_each_reported_once() {
+    let text =
+        "[gateway]\nid = \"gw\"\n[[devices]]\nprotocol = \"modbus-tcp\"\naddress = \"h:1\"\n";
+    assert_eq!(
+        errors(text),
+        vec!["gateway.enterprise: missing", "gateway.project: missing", "devices[0].name: missing"]
+    );
+    assert_eq!(errors("[mqtt]\nurl = \"mqtt://h\"\n"), vec!["gateway: missing"]);
+}
+
+/// An override is parsed as a number or boolean where that fits; where the schema wants
+/// text, the text as written is used (`EDGEPROOF__GATEWAY__PROJECT=2024`).
+#[test]
+fn environment_overrides_fit_the_type_of_the_key() {
+    let env: std::collections::HashMap<String, String> = [
+        ("EDGEPROOF__GATEWAY__PROJECT", "2024"),
+        ("EDGEPROOF__JOURNAL__MAX_BYTES", "64MiB"),
+        ("EDGEPROOF__MQTT__URL", "mqtt://127.0.0.1:1884"),
+        ("EDGEPROOF__MQTT__MAX_INFLIGHT", "12"),
+        ("HOME", "/root"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let cfg = load_with_env(Path::new("t.toml"), GOOD_HEAD, Some(&env)).unwrap();
+    assert_eq!(cfg.gateway.project, "2024");
+    assert_eq!(cfg.journal.max_bytes, 64 << 20);
+    let mqtt = cfg.mqtt.unwrap();
+    assert_eq!((mqtt.port, mqtt.max_inflight), (1884, 12));
+
+    let bad: std::collections::HashMap<String, String> =
+        [("EDGEPROOF__MQTT__MAX_INFLIGHT".to_string(), "lots".to_string())].into();
+    let text = format!("{GOOD_HEAD}[mqtt]\nurl = \"mqtt://h\"\n");
+    match load_with_env(Path::new("t.toml"), &text, Some(&bad)) {
+        Err(ConfigError::Invalid { errors, .. }) => assert_eq!(
+            errors[0].to_string(),
+            "mqtt.max_inflight: invalid type: string \"lots\", expected an integer (from EDGEPROOF__MQTT__MAX_INFLIGHT)"
+        ),
+        other => panic!("{other:?}"),
     }
 }

@@ -3,13 +3,20 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. Safe to call once per process.
+/// Installs the global subscriber at level `info` unless `RUST_LOG` says otherwise. Safe to
+/// call once per process.
 pub fn init() {
+    init_at("info");
+}
+
+/// Like [`init`], at `level` (the commissioning commands print their findings and keep
+/// connection chatter to `RUST_LOG`).
+pub fn init_at(level: &str) {
     // The OPC UA stack logs its own view of events the source already reports with the
     // device name (a disconnect, an empty endpoint list it is not asked to use): keep it to
     // errors unless RUST_LOG asks for more.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("info,opcua_client=error,opcua_server=error,opcua_core=error")
+        EnvFilter::new(format!("{level},opcua_client=error,opcua_server=error,opcua_core=error"))
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -143,7 +143,8 @@ impl TransportError {
     }
 }
 
-fn exception_name(code: u8) -> &'static str {
+/// The name of a Modbus exception code (Modbus Application Protocol §7).
+pub fn exception_name(code: u8) -> &'static str {
     match code {
         1 => "illegal function",
         2 => "illegal data address",
