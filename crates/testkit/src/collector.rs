@@ -64,7 +64,7 @@ impl Collector {
         c
     }
 
-    /// Its resident set now and its peak so far (`VmRSS`, `VmHWM` of /proc/<pid>/status), in
+    /// Its resident set now and its peak so far (`VmRSS`, `VmHWM` of `/proc/<pid>/status`), in
     /// KiB; `None` once it exited.
     pub fn rss_kib(&self) -> Option<(u64, u64)> {
         let pid = self.child.as_ref()?.id();
