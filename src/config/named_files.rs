@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use super::error::FieldError;
-use super::settings::{Config, EvidenceMode};
 #[cfg(feature = "opcua")]
 use super::settings::DeviceProtocol;
+use super::settings::{Config, EvidenceMode};
 #[cfg(feature = "opcua")]
 use crate::source::opcua::UserAuth;
 
