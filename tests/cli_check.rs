@@ -204,16 +204,16 @@ fn check_names_files_that_are_missing_or_not_files() {
 }
 
 /// A file the service user cannot read (`check` run as that user): permission errors are
-/// named, not taken for "missing". Needs root to switch user; skipped otherwise.
+/// named, not taken for "missing". Needs root to switch user; fails otherwise.
 #[test]
 fn check_names_a_file_this_user_cannot_read() {
     let runuser = std::path::Path::new("/usr/sbin/runuser");
     let is_root = run(Command::new("id").arg("-u")).stdout == b"0\n";
     let nobody = run(Command::new("id").arg("nobody")).status.success();
-    if !(is_root && runuser.exists() && nobody) {
-        eprintln!("skipped: needs root, runuser and the user nobody");
-        return;
-    }
+    assert!(
+        is_root && runuser.exists() && nobody,
+        "this test needs root, /usr/sbin/runuser and the user nobody (CI has them)"
+    );
     let dir = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .unwrap();
